@@ -1,0 +1,1 @@
+"""The sessions.v1 chat-session service."""

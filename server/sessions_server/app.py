@@ -1,0 +1,86 @@
+"""The composition root: builds the server and everything it depends on."""
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sessions_client import pb, pb_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sessions_server import database
+from sessions_server.auth import Authenticator, InsecureAuthenticator
+from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host
+from sessions_server.endpoints import Registry
+from sessions_server.interceptor import CallInterceptor
+from sessions_server.manage import ManageOperations
+from sessions_server.operations import SessionOperations
+from sessions_server.service import SessionService
+from sessions_server.store import Store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
+
+
+@dataclass
+class App:
+    """A built server and what must be closed with it."""
+
+    server: grpc.aio.Server
+    port: int
+    engine: AsyncEngine
+    health: health_aio.HealthServicer
+
+    async def stop(self, grace: float | None) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.engine.dispose()
+
+
+class MigrationsPending(RuntimeError):
+    pass
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    mode = settings.auth_mode()
+    if mode == "insecure":
+        if listen_host(settings.listen) not in LOOPBACK_HOSTS:
+            raise ValueError("SESSIONS_AUTH=insecure is only allowed on a loopback address")
+        log.warning("authentication is off: x-owner / x-actor metadata are trusted as sent")
+        return InsecureAuthenticator()
+    raise ValueError("SESSIONS_AUTH=jwt is not available yet")
+
+
+async def build_server(settings: Settings, database_url: str) -> App:
+    """A started server on `settings.listen` over the database at `database_url`."""
+    auth = authenticator(settings)
+    engine = database.create_engine(database_url, settings)
+    if await database.pending_migrations(engine):
+        await engine.dispose()
+        raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
+    registry = Registry.from_file(settings.endpoints_file)
+    store = Store(engine)
+    service = SessionService(SessionOperations(store, registry), ManageOperations(store), registry)
+
+    server = grpc.aio.server(
+        interceptors=[CallInterceptor(auth)],
+        options=[
+            ("grpc.max_receive_message_length", settings.max_receive_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    pb_grpc.add_SessionServiceServicer_to_server(service, server)
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(settings.listen)
+    await server.start()
+    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on port %d", SERVICE_NAME, port)
+    return App(server, port, engine, health_servicer)

@@ -1,0 +1,39 @@
+"""`sessions-server serve | migrate`."""
+
+import argparse
+import asyncio
+import logging
+import signal
+
+import uvloop
+
+from sessions_server import database
+from sessions_server.app import build_server
+from sessions_server.config import Settings
+
+log = logging.getLogger("sessions_server")
+
+
+async def serve(settings: Settings, url: str) -> None:
+    app = await build_server(settings, url)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("shutting down: %.1f s for calls in flight", settings.shutdown_grace)
+    await app.stop(settings.shutdown_grace)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="sessions-server", description=__doc__)
+    parser.add_argument("command", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    url = database.database_url(settings)
+    if args.command == "migrate":
+        database.migrate(url)
+        log.info("migrations applied")
+        return
+    uvloop.run(serve(settings, url))

@@ -1,0 +1,71 @@
+"""Settings of the service, read from `SESSIONS_*` environment variables."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def listen_host(listen: str) -> str:
+    """The host part of a `host:port` listen address."""
+    return listen.rsplit(":", 1)[0]
+
+
+class Settings(BaseSettings):
+    """Everything that differs between deployments.
+
+    The names are fixed: deployment tooling sets them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SESSIONS_", frozen=True)
+
+    database_url: str | None = None
+    """`postgresql+asyncpg://…`; unset starts an embedded PostgreSQL."""
+
+    data_dir: Path | None = None
+    """Data folder of the embedded PostgreSQL; unset = the user's data directory."""
+
+    listen: str = "127.0.0.1:50051"
+    """host:port of the gRPC server (port 0 picks a free one)."""
+
+    auth: Literal["jwt", "insecure"] | None = None
+    """`insecure` trusts x-owner / x-actor metadata; unset = insecure on loopback, else jwt."""
+
+    jwt_secret: str | None = None
+    """HS256 secret for verifying bearer tokens."""
+
+    jwt_public_key_file: Path | None = None
+    """RS256 / ES256 public key (PEM) for verifying bearer tokens."""
+
+    endpoints_file: Path | None = None
+    """TOML registry of model endpoints; the built-in `echo` is always present."""
+
+    metrics_port: int = 0
+    """Prometheus metrics port; 0 = off."""
+
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    """When set, clients must present a certificate signed by this CA (mTLS)."""
+
+    max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    """Largest Send content, in UTF-8 bytes."""
+
+    max_receive_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    """Largest gRPC request the server accepts."""
+
+    statement_timeout_ms: int = Field(default=10_000, gt=0)
+    """PostgreSQL statement_timeout of every connection."""
+
+    db_pool_size: int = Field(default=20, gt=0)
+
+    shutdown_grace: float = Field(default=10.0, ge=0)
+    """Seconds streaming calls get to finish after SIGTERM."""
+
+    def auth_mode(self) -> Literal["jwt", "insecure"]:
+        if self.auth is not None:
+            return self.auth
+        return "insecure" if listen_host(self.listen) in LOOPBACK_HOSTS else "jwt"

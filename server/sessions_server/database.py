@@ -1,0 +1,85 @@
+"""Connecting to PostgreSQL: the engine, the embedded server, and migrations."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from sessions_server.config import Settings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def embedded_data_dir(settings: Settings) -> Path:
+    return settings.data_dir or platformdirs.user_data_path("sessions-server") / "postgres"
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Starts (or joins) the embedded PostgreSQL in `data_dir`; returns its URL.
+
+    The server keeps its data in `data_dir` across restarts of the service and
+    stops when the last process using it exits.
+    """
+    import pgserver  # imported here: only the embedded mode needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+    uri = make_url(server.get_uri())
+    log.info("embedded PostgreSQL in %s", data_dir)
+    return uri.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(embedded_data_dir(settings))
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    """The service's engine: statement timeout on every connection, pooled."""
+    connect_args: dict[str, Any] = {
+        "server_settings": {
+            "statement_timeout": str(settings.statement_timeout_ms),
+            "application_name": "sessions-server",
+        },
+    }
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str) -> None:
+    """Applies every pending migration (blocking; runs its own event loop)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+async def pending_migrations(engine: AsyncEngine) -> bool:
+    """Whether the database is behind the code's newest migration."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(current) != head

@@ -1,0 +1,166 @@
+"""The errors the service reports, each knowing its status code and reason.
+
+    ServiceError
+    ├── InvalidArgument            INVALID_ARGUMENT     INVALID_ARGUMENT (+ field violations)
+    │   ├── ModelUnknown           INVALID_ARGUMENT     MODEL_UNKNOWN
+    │   ├── RequestIdReused        INVALID_ARGUMENT     REQUEST_ID_REUSED
+    │   └── InvalidPageToken       INVALID_ARGUMENT     INVALID_PAGE_TOKEN
+    ├── Unauthenticated            UNAUTHENTICATED      UNAUTHENTICATED
+    ├── SessionNotFound            NOT_FOUND            SESSION_NOT_FOUND
+    ├── SessionStarred             FAILED_PRECONDITION  SESSION_STARRED
+    ├── SessionIsCurrent           FAILED_PRECONDITION  SESSION_IS_CURRENT
+    ├── UnstarForbidden            PERMISSION_DENIED    UNSTAR_FORBIDDEN
+    ├── SessionBusy                ABORTED              SESSION_BUSY
+    ├── RequestInProgress          ABORTED              REQUEST_IN_PROGRESS
+    ├── TooManySends               RESOURCE_EXHAUSTED   TOO_MANY_SENDS
+    ├── EventsExpired              OUT_OF_RANGE         EVENTS_EXPIRED
+    ├── ShuttingDown               UNAVAILABLE          SHUTTING_DOWN
+    └── UpstreamError
+        ├── UpstreamUnavailable    UNAVAILABLE          UPSTREAM_UNAVAILABLE
+        ├── UpstreamRateLimited    RESOURCE_EXHAUSTED   UPSTREAM_RATE_LIMITED
+        ├── UpstreamTimeout        DEADLINE_EXCEEDED    UPSTREAM_TIMEOUT
+        └── UpstreamRejected       FAILED_PRECONDITION  UPSTREAM_REJECTED
+
+Codes are named as strings (the names of `grpc.StatusCode`) so that the domain and
+the store stay free of gRPC; `rpc_errors` turns these into statuses in one place.
+Messages are written for the caller: they never carry exception text, upstream
+bodies or anything about another owner's data.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+DOMAIN = "sessions.v1"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class ServiceError(Exception):
+    code: ClassVar[str] = "INTERNAL"
+    reason: ClassVar[str] = "INTERNAL"
+    default_message: ClassVar[str] = "internal error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class InvalidArgument(ServiceError):
+    code = "INVALID_ARGUMENT"
+    reason = "INVALID_ARGUMENT"
+    default_message = "invalid argument"
+
+    def __init__(self, message: str | None = None, *violations: FieldViolation) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+    @classmethod
+    def field(cls, field: str, description: str) -> "InvalidArgument":
+        return cls(f"{field}: {description}", FieldViolation(field, description))
+
+
+class ModelUnknown(InvalidArgument):
+    reason = "MODEL_UNKNOWN"
+    default_message = "unknown model or endpoint"
+
+
+class RequestIdReused(InvalidArgument):
+    reason = "REQUEST_ID_REUSED"
+    default_message = "request_id was already used with a different request"
+
+
+class InvalidPageToken(InvalidArgument):
+    reason = "INVALID_PAGE_TOKEN"
+    default_message = "page_token is invalid or was issued for another query"
+
+
+class Unauthenticated(ServiceError):
+    code = "UNAUTHENTICATED"
+    reason = "UNAUTHENTICATED"
+    default_message = "missing or invalid credentials"
+
+
+class SessionNotFound(ServiceError):
+    code = "NOT_FOUND"
+    reason = "SESSION_NOT_FOUND"
+    default_message = "session not found"
+
+
+class SessionStarred(ServiceError):
+    code = "FAILED_PRECONDITION"
+    reason = "SESSION_STARRED"
+    default_message = "a starred session cannot be deleted; unstar it first"
+
+
+class SessionIsCurrent(ServiceError):
+    code = "FAILED_PRECONDITION"
+    reason = "SESSION_IS_CURRENT"
+    default_message = "the current session cannot be deleted"
+
+
+class UnstarForbidden(ServiceError):
+    code = "PERMISSION_DENIED"
+    reason = "UNSTAR_FORBIDDEN"
+    default_message = "only a user can unstar a session"
+
+
+class SessionBusy(ServiceError):
+    code = "ABORTED"
+    reason = "SESSION_BUSY"
+    default_message = "another Send is streaming on this session"
+
+
+class RequestInProgress(ServiceError):
+    code = "ABORTED"
+    reason = "REQUEST_IN_PROGRESS"
+    default_message = "a call with this request_id is still running"
+
+
+class TooManySends(ServiceError):
+    code = "RESOURCE_EXHAUSTED"
+    reason = "TOO_MANY_SENDS"
+    default_message = "too many concurrent Sends for this owner"
+
+
+class EventsExpired(ServiceError):
+    code = "OUT_OF_RANGE"
+    reason = "EVENTS_EXPIRED"
+    default_message = "after_event_id is older than the retained events"
+
+
+class ShuttingDown(ServiceError):
+    code = "UNAVAILABLE"
+    reason = "SHUTTING_DOWN"
+    default_message = "the server is shutting down; reconnect"
+
+
+class UpstreamError(ServiceError):
+    """The model endpoint failed; the message never includes its body."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "UNAVAILABLE"
+    reason = "UPSTREAM_UNAVAILABLE"
+    default_message = "the model endpoint is unavailable"
+
+
+class UpstreamRateLimited(UpstreamError):
+    code = "RESOURCE_EXHAUSTED"
+    reason = "UPSTREAM_RATE_LIMITED"
+    default_message = "the model endpoint is rate limiting requests"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "DEADLINE_EXCEEDED"
+    reason = "UPSTREAM_TIMEOUT"
+    default_message = "the model endpoint did not answer in time"
+
+
+class UpstreamRejected(UpstreamError):
+    code = "FAILED_PRECONDITION"
+    reason = "UPSTREAM_REJECTED"
+    default_message = "the model endpoint rejected the request"

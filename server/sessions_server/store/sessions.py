@@ -1,0 +1,149 @@
+"""Queries of the `sessions` table."""
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from sessions_server.errors import SessionNotFound
+from sessions_server.models import ArchivedFilter, Cursor, ListQuery, NewSession, Page, Session
+from sessions_server.store.scope import Scope
+from sessions_server.store.tables import sessions
+
+_COLUMNS = [
+    sessions.c.owner,
+    sessions.c.id,
+    sessions.c.name,
+    sessions.c.model,
+    sessions.c.endpoint,
+    sessions.c.system_prompt,
+    sessions.c.labels,
+    sessions.c.message_count,
+    sessions.c.archived,
+    sessions.c.starred,
+    sessions.c.forked_from,
+    sessions.c.create_time,
+    sessions.c.update_time,
+    sessions.c.last_active_time,
+]
+BUSY = sa.and_(
+    sessions.c.lease_token.is_not(None), sessions.c.lease_expires > sa.func.clock_timestamp()
+)
+
+
+def _record(row: sa.Row[Any] | Any) -> Session:
+    return Session(**{column.name: row._mapping[column.name] for column in _COLUMNS})
+
+
+def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.and_(sessions.c.owner == scope.owner, sessions.c.id == session_id)
+
+
+async def insert(scope: Scope, new: NewSession, *, forked_from: uuid.UUID | None = None) -> Session:
+    now = sa.func.now()
+    row = (
+        await scope.connection.execute(
+            sa.insert(sessions)
+            .values(
+                owner=scope.owner,
+                id=uuid.uuid4(),
+                name=new.name,
+                model=new.model,
+                endpoint=new.endpoint,
+                system_prompt=new.system_prompt,
+                labels=new.labels,
+                forked_from=forked_from,
+                create_time=now,
+                update_time=now,
+                last_active_time=now,
+            )
+            .returning(*_COLUMNS)
+        )
+    ).one()
+    return _record(row)
+
+
+async def get(scope: Scope, session_id: uuid.UUID) -> Session:
+    row = (
+        await scope.connection.execute(sa.select(*_COLUMNS).where(_mine(scope, session_id)))
+    ).one_or_none()
+    if row is None:
+        raise SessionNotFound()
+    return _record(row)
+
+
+async def lock(scope: Scope, session_id: uuid.UUID) -> tuple[Session, bool]:
+    """The session, locked until the scope ends, and whether a Send holds it."""
+    row = (
+        await scope.connection.execute(
+            sa.select(*_COLUMNS, BUSY.label("busy"))
+            .where(_mine(scope, session_id))
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        raise SessionNotFound()
+    return _record(row), bool(row.busy)
+
+
+async def update(scope: Scope, session_id: uuid.UUID, **values: Any) -> Session:
+    """Sets columns of the session and its update_time; returns it as changed."""
+    row = (
+        await scope.connection.execute(
+            sa.update(sessions)
+            .where(_mine(scope, session_id))
+            .values(**values, update_time=sa.func.now())
+            .returning(*_COLUMNS)
+        )
+    ).one_or_none()
+    if row is None:
+        raise SessionNotFound()
+    return _record(row)
+
+
+async def delete(scope: Scope, session_id: uuid.UUID) -> None:
+    """Deletes the session; its messages and request ids go with it (cascade)."""
+    await scope.connection.execute(sa.delete(sessions).where(_mine(scope, session_id)))
+
+
+def _filters(scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
+    filters = [sessions.c.owner == scope.owner]
+    if query.archived is ArchivedFilter.EXCLUDE:
+        filters.append(sessions.c.archived.is_(False))
+    elif query.archived is ArchivedFilter.ONLY:
+        filters.append(sessions.c.archived.is_(True))
+    if query.starred_only:
+        filters.append(sessions.c.starred.is_(True))
+    if query.text:
+        filters.append(sessions.c.name.icontains(query.text, autoescape=True))
+    return filters
+
+
+async def page(scope: Scope, query: ListQuery, after: Cursor | None, size: int) -> Page:
+    """One page in (last_active_time DESC, id DESC) order, served by the owner index."""
+    filters = _filters(scope, query)
+    total = (
+        await scope.connection.execute(sa.select(sa.func.count()).where(*filters))
+    ).scalar_one()
+    if after is not None:
+        filters.append(
+            sa.tuple_(sessions.c.last_active_time, sessions.c.id)
+            < sa.tuple_(
+                sa.literal(after.last_active_time, sessions.c.last_active_time.type),
+                sa.literal(after.id, sessions.c.id.type),
+            )
+        )
+    rows = (
+        await scope.connection.execute(
+            sa.select(*_COLUMNS)
+            .where(*filters)
+            .order_by(sessions.c.last_active_time.desc(), sessions.c.id.desc())
+            .limit(size + 1)
+        )
+    ).all()
+    found = [_record(row) for row in rows[:size]]
+    next_cursor = None
+    if len(rows) > size:
+        last = found[-1]
+        next_cursor = Cursor(last.last_active_time, last.id)
+    return Page(found, next_cursor, total)

@@ -1,0 +1,76 @@
+"""The schema. Every table carries `owner` and leads its keys with it.
+
+Leading with `owner` lets the schema distribute by owner on Citus (`sessions` and
+`messages` co-located) and keeps every lookup inside one owner's rows.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = sa.MetaData()
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("system_prompt", sa.Text, nullable=False, server_default=""),
+    sa.Column("labels", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("message_count", sa.BigInteger, nullable=False, server_default="0"),
+    # The seq the next message gets; never decreases, so seqs are never reused.
+    sa.Column("next_seq", sa.BigInteger, nullable=False, server_default="1"),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("starred", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("forked_from", UUID(as_uuid=True)),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_active_time", sa.DateTime(timezone=True), nullable=False),
+    # A Send in flight holds the session: the holder's token and when it lapses.
+    sa.Column("lease_token", UUID(as_uuid=True)),
+    sa.Column("lease_expires", sa.DateTime(timezone=True)),
+    sa.Index(
+        "sessions_owner_activity",
+        "owner",
+        sa.text("last_active_time DESC"),
+        sa.text("id DESC"),
+    ),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("session_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("role", sa.SmallInteger, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("prompt_tokens", sa.BigInteger),
+    sa.Column("completion_tokens", sa.BigInteger),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["owner", "session_id"], ["sessions.owner", "sessions.id"], ondelete="CASCADE"
+    ),
+)
+
+# Idempotency keys of Create and Send, scoped to the owner. `fingerprint` is a
+# digest of the request payload so that a reuse with another payload is caught.
+request_ids = sa.Table(
+    "request_ids",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("session_id", UUID(as_uuid=True), nullable=False),
+    # Send: the seq of the stored user message and, once stored, of the reply.
+    sa.Column("user_seq", sa.BigInteger),
+    sa.Column("reply_seq", sa.BigInteger),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["owner", "session_id"], ["sessions.owner", "sessions.id"], ondelete="CASCADE"
+    ),
+)
