@@ -18,8 +18,9 @@ from sessions_server.errors import (
     SessionStarred,
     UnstarForbidden,
 )
-from sessions_server.models import NewSession, Session
+from sessions_server.models import EventType, NewSession, Session
 from sessions_server.store import Scope, Store
+from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import sessions as session_rows
 
@@ -119,27 +120,44 @@ class ManageOperations:
         sid = _target(session_id, current_session_id)
         current = _current_id(current_session_id)
         async with self._store.scope(principal.owner) as scope:
-            match action:
-                case Rename(name):
-                    return ManageResult(await session_rows.update(scope, sid, name=name))
-                case Archive():
-                    return ManageResult(await session_rows.update(scope, sid, archived=True))
-                case Unarchive():
-                    return ManageResult(await session_rows.update(scope, sid, archived=False))
-                case Star():
-                    return ManageResult(await session_rows.update(scope, sid, starred=True))
-                case Unstar():
-                    await session_rows.get(scope, sid)
-                    if principal.actor is not Actor.USER:
-                        raise UnstarForbidden()
-                    return ManageResult(await session_rows.update(scope, sid, starred=False))
-                case Delete():
-                    return await _delete(scope, sid, current)
-                case Truncate(keep_last):
-                    return await _truncate(scope, sid, keep_last)
-                case Fork(keep_first, name):
-                    return await _fork(scope, sid, keep_first, name)
-        raise AssertionError(f"unhandled action {action!r}")
+            result = await _apply(scope, principal, sid, current, action)
+            await event_rows.record(scope, result.session.id, _event_of(action))
+            return result
+
+
+def _event_of(action: Action) -> EventType:
+    match action:
+        case Delete():
+            return EventType.DELETED
+        case Fork():
+            return EventType.CREATED
+    return EventType.UPDATED
+
+
+async def _apply(
+    scope: Scope, principal: Principal, sid: uuid.UUID, current: uuid.UUID | None, action: Action
+) -> ManageResult:
+    match action:
+        case Rename(name):
+            return ManageResult(await session_rows.update(scope, sid, name=name))
+        case Archive():
+            return ManageResult(await session_rows.update(scope, sid, archived=True))
+        case Unarchive():
+            return ManageResult(await session_rows.update(scope, sid, archived=False))
+        case Star():
+            return ManageResult(await session_rows.update(scope, sid, starred=True))
+        case Unstar():
+            await session_rows.get(scope, sid)
+            if principal.actor is not Actor.USER:
+                raise UnstarForbidden()
+            return ManageResult(await session_rows.update(scope, sid, starred=False))
+        case Delete():
+            return await _delete(scope, sid, current)
+        case Truncate(keep_last):
+            return await _truncate(scope, sid, keep_last)
+        case Fork(keep_first, name):
+            return await _fork(scope, sid, keep_first, name)
+    raise AssertionError(f"unhandled action {action!r}")
 
 
 def _current_id(current_session_id: str) -> uuid.UUID | None:

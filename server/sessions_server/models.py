@@ -22,6 +22,15 @@ class MessageStatus(enum.IntEnum):
     FAILED = 3
 
 
+class EventType(enum.IntEnum):
+    """Stored as small integers; the values match `sessions.v1.EventType`."""
+
+    CREATED = 1
+    UPDATED = 2
+    DELETED = 3
+    MESSAGE_ADDED = 4
+
+
 class ArchivedFilter(enum.Enum):
     EXCLUDE = "exclude"
     INCLUDE = "include"

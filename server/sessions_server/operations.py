@@ -12,8 +12,9 @@ from sessions_server import page_tokens, validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Registry
 from sessions_server.errors import InvalidArgument, RequestIdReused, SessionNotFound
-from sessions_server.models import ListQuery, Message, NewSession, Page, Session
-from sessions_server.store import Store
+from sessions_server.models import EventType, ListQuery, Message, NewSession, Page, Session
+from sessions_server.store import Scope, Store
+from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
 from sessions_server.store import sessions as session_rows
@@ -45,6 +46,12 @@ def fingerprint(method: str, payload: object) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+async def _insert(scope: Scope, new: NewSession) -> Session:
+    session = await session_rows.insert(scope, new)
+    await event_rows.record(scope, session.id, EventType.CREATED)
+    return session
+
+
 class _KeyTaken(Exception):
     """The request id was claimed by a transaction that committed first."""
 
@@ -74,14 +81,14 @@ class SessionOperations:
         )
         if not request_id:
             async with self._store.scope(principal.owner) as scope:
-                return await session_rows.insert(scope, new)
+                return await _insert(scope, new)
         digest = fingerprint("Create", [given.name, given.model, new.system_prompt, new.labels])
         existing = await self._created_before(principal.owner, request_id, digest)
         if existing is not None:
             return existing
         try:
             async with self._store.scope(principal.owner) as scope:
-                session = await session_rows.insert(scope, new)
+                session = await _insert(scope, new)
                 if not await request_rows.claim(scope, request_id, "Create", digest, session.id):
                     raise _KeyTaken
                 return session

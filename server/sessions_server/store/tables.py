@@ -74,3 +74,18 @@ request_ids = sa.Table(
         ["owner", "session_id"], ["sessions.owner", "sessions.id"], ondelete="CASCADE"
     ),
 )
+
+# The outbox behind Watch: one row per change, written in the changing transaction
+# and announced with NOTIFY. Ids increase, so a watcher resumes after the last one
+# it saw. No foreign key: the DELETED event outlives its session.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("session_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("type", sa.SmallInteger, nullable=False),
+    sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("events_owner_id", "owner", "id"),
+    sa.Index("events_time", "time"),
+)

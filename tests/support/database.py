@@ -1,0 +1,53 @@
+"""A fresh PostgreSQL database for one test run.
+
+With `SESSIONS_TEST_DATABASE_URL` (a server we may create databases on) each run
+gets a new database there, dropped afterwards; without it, an embedded PostgreSQL
+starts in a temporary folder.
+"""
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from sessions_server import database
+from sqlalchemy.engine import make_url
+
+
+def _plain(url: str) -> str:
+    """The URL as asyncpg itself takes it (no SQLAlchemy driver suffix)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(_plain(url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """Yields the SQLAlchemy URL of an empty, migrated database."""
+    base = os.environ.get("SESSIONS_TEST_DATABASE_URL")
+    if base is None:
+        with tempfile.TemporaryDirectory(prefix="sessions-pg-") as folder:
+            url = database.start_embedded(Path(folder))
+            database.migrate(url)
+            yield url
+        return
+    server = make_url(base).set(drivername="postgresql+asyncpg")
+    name = f"sessions_test_{uuid.uuid4().hex[:12]}"
+    base_url = server.render_as_string(hide_password=False)
+    asyncio.run(_admin(base_url, f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        database.migrate(url)
+        yield url
+    finally:
+        asyncio.run(_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
