@@ -1,0 +1,101 @@
+"""Server processes for tests that need more than the in-process server: replicas
+on one database, SIGTERM and SIGKILL."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    address: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    async def wait_exit(self, seconds: float) -> int:
+        deadline = time.monotonic() + seconds
+        while (code := self.process.poll()) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server did not exit within {seconds} s:\n{self.log()}")
+            await asyncio.sleep(0.05)
+        return code
+
+
+async def wait_serving(address: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                response = await health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no server serving on {address}")
+            await asyncio.sleep(0.1)
+
+
+async def start_server(
+    database_url: str, log_dir: Path, env: Mapping[str, str] | None = None
+) -> ServerProcess:
+    """`sessions-server serve` in its own process on a free port, once it serves."""
+    address = f"127.0.0.1:{free_port()}"
+    log_path = log_dir / f"server-{address.replace(':', '-')}.log"
+    environment = {
+        **os.environ,
+        "SESSIONS_DATABASE_URL": database_url,
+        "SESSIONS_LISTEN": address,
+        "SESSIONS_AUTH": "insecure",
+        **(env or {}),
+    }
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sessions_server", "serve"],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = ServerProcess(process, address, log_path)
+    try:
+        await wait_serving(address)
+    except TimeoutError:
+        server.stop()
+        raise TimeoutError(f"server on {address} did not start:\n{server.log()}") from None
+    return server
