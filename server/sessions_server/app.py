@@ -16,6 +16,7 @@ from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host
 from sessions_server.endpoints import Registry
 from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
+from sessions_server.metrics import Metrics
 from sessions_server.operations import SessionOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
@@ -33,11 +34,14 @@ class App:
     port: int
     engine: AsyncEngine
     health: health_aio.HealthServicer
+    metrics: Metrics
+    metrics_port: int | None
 
     async def stop(self, grace: float | None) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.engine.dispose()
+        self.metrics.close()
 
 
 class MigrationsPending(RuntimeError):
@@ -65,8 +69,9 @@ async def build_server(settings: Settings, database_url: str) -> App:
     store = Store(engine)
     service = SessionService(SessionOperations(store, registry), ManageOperations(store), registry)
 
+    metrics = Metrics()
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(auth)],
+        interceptors=[CallInterceptor(auth, metrics)],
         options=[
             ("grpc.max_receive_message_length", settings.max_receive_bytes),
             ("grpc.so_reuseport", 0),
@@ -83,4 +88,10 @@ async def build_server(settings: Settings, database_url: str) -> App:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", SERVICE_NAME, port)
-    return App(server, port, engine, health_servicer)
+    metrics_port = None
+    if settings.metrics_port:
+        metrics_port = metrics.serve(
+            settings.metrics_port, listen_host(settings.listen).strip("[]")
+        )
+        log.info("metrics on port %d", metrics_port)
+    return App(server, port, engine, health_servicer, metrics, metrics_port)
