@@ -91,10 +91,10 @@ class Registry:
     def resolve(self, spec: str, owner: str) -> Resolved:
         """The endpoint and model named by "model" or "model@endpoint" for this owner."""
         spec = validation.one_line(spec, "model", max_chars=validation.MODEL_MAX_CHARS).strip()
-        model, _, endpoint_name = spec.partition("@")
+        model, at, endpoint_name = spec.partition("@")
         if not model:
             raise InvalidArgument.field("model", "must not be empty")
-        if endpoint_name:
+        if at:
             endpoint = self.get(endpoint_name, owner)
             if not endpoint.offers(model):
                 raise ModelUnknown()
