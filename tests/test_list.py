@@ -114,6 +114,8 @@ async def test_query_is_case_insensitive_substring(stub: Stub, owner: Owner) -> 
     for query in ("trip", "PLANNING", "p pl", "Trip Planning"):
         assert await list_all(stub, owner.md, query=query) == [trip.id], query
     assert await list_all(stub, owner.md, query="nothing like it") == []
+    umlaut = await create(stub, owner.md, "ÄRGER mit Émile")
+    assert await list_all(stub, owner.md, query="ärger MIT émile") == [umlaut.id]
 
 
 async def test_archived_filter(stub: Stub, owner: Owner) -> None:
