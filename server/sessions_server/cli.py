@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import warnings
 
 import uvloop
 
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["serve", "migrate"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The embedded PostgreSQL logs each command it runs, with its whole output.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", module="platformdirs")
     settings = Settings()
     url = database.database_url(settings)
     if args.command == "migrate":

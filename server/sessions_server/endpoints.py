@@ -91,10 +91,10 @@ class Registry:
     def resolve(self, spec: str, owner: str) -> Resolved:
         """The endpoint and model named by "model" or "model@endpoint" for this owner."""
         spec = validation.one_line(spec, "model", max_chars=validation.MODEL_MAX_CHARS).strip()
-        model, _, endpoint_name = spec.partition("@")
+        model, at, endpoint_name = spec.partition("@")
         if not model:
             raise InvalidArgument.field("model", "must not be empty")
-        if endpoint_name:
+        if at:
             endpoint = self.get(endpoint_name, owner)
             if not endpoint.offers(model):
                 raise ModelUnknown()
@@ -121,17 +121,38 @@ class Registry:
         return endpoint
 
 
+def _strings(name: str, entry: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    """A list of strings from the file; a bare string would read as its letters."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"endpoint {name!r}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _table(name: str, entry: dict[str, Any], key: str) -> dict[str, Any]:
+    value = entry.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"endpoint {name!r}: {key} must be a table")
+    return value
+
+
 def _parse_endpoint(name: str, entry: dict[str, Any]) -> Endpoint:
-    if not isinstance(entry.get("url"), str):
+    if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
         raise ValueError(f"endpoint {name!r}: url is required")
-    owners = entry.get("owners")
+    if not isinstance(entry.get("default", False), bool):
+        raise ValueError(f"endpoint {name!r}: default must be true or false")
+    if not isinstance(entry.get("api_key_env", ""), str):
+        raise ValueError(f"endpoint {name!r}: api_key_env must be a string")
+    owners = _strings(name, entry, "owners")
     return Endpoint(
         name=name,
         url=entry["url"].rstrip("/"),
-        models=tuple(entry.get("models", ())),
-        default=bool(entry.get("default", False)),
+        models=_strings(name, entry, "models") or (),
+        default=entry.get("default", False),
         api_key_env=entry.get("api_key_env"),
-        headers={str(k): str(v) for k, v in entry.get("headers", {}).items()},
+        headers={str(k): str(v) for k, v in _table(name, entry, "headers").items()},
         owners=frozenset(owners) if owners is not None else None,
-        params=dict(entry.get("params", {})),
+        params=_table(name, entry, "params"),
     )

@@ -53,9 +53,13 @@ class InvalidArgument(ServiceError):
     code = "INVALID_ARGUMENT"
     reason = "INVALID_ARGUMENT"
     default_message = "invalid argument"
+    # The request field a subclass is always about, reported as its violation.
+    default_field: ClassVar[str | None] = None
 
     def __init__(self, message: str | None = None, *violations: FieldViolation) -> None:
         super().__init__(message)
+        if not violations and self.default_field is not None:
+            violations = (FieldViolation(self.default_field, self.default_message),)
         self.violations = violations
 
     @classmethod
@@ -66,16 +70,19 @@ class InvalidArgument(ServiceError):
 class ModelUnknown(InvalidArgument):
     reason = "MODEL_UNKNOWN"
     default_message = "unknown model or endpoint"
+    default_field = "model"
 
 
 class RequestIdReused(InvalidArgument):
     reason = "REQUEST_ID_REUSED"
     default_message = "request_id was already used with a different request"
+    default_field = "request_id"
 
 
 class InvalidPageToken(InvalidArgument):
     reason = "INVALID_PAGE_TOKEN"
     default_message = "page_token is invalid or was issued for another query"
+    default_field = "page_token"
 
 
 class Unauthenticated(ServiceError):

@@ -82,7 +82,8 @@ class ManageResult:
 
 
 def fork_name(source_name: str) -> str:
-    return (FORK_PREFIX + source_name)[: validation.NAME_MAX_CHARS]
+    """ "Fork: <name>", cut to the name limit and trimmed like every stored name."""
+    return (FORK_PREFIX + source_name)[: validation.NAME_MAX_CHARS].rstrip()
 
 
 def _target(session_id: str, current_session_id: str) -> uuid.UUID:

@@ -86,8 +86,12 @@ def non_negative(value: int, field: str) -> int:
 
 
 def session_id(value: str) -> uuid.UUID:
-    """A session id; anything that is not a UUID names no session of the caller."""
+    """A session id as the service writes it (36 characters, any case); anything
+    else names no session of the caller."""
     try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
+        parsed = uuid.UUID(value)
+    except ValueError:
         raise SessionNotFound() from None
+    if str(parsed) != value.lower():  # braces, "urn:uuid:", no hyphens
+        raise SessionNotFound()
+    return parsed

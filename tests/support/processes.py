@@ -73,18 +73,23 @@ async def wait_serving(address: str, seconds: float = 30.0) -> None:
 
 
 async def start_server(
-    database_url: str, log_dir: Path, env: Mapping[str, str] | None = None
+    database_url: str | None, log_dir: Path, env: Mapping[str, str] | None = None
 ) -> ServerProcess:
-    """`sessions-server serve` in its own process on a free port, once it serves."""
+    """`sessions-server serve` in its own process on a free port, once it serves.
+
+    With no `database_url` the process starts its embedded PostgreSQL.
+    """
     address = f"127.0.0.1:{free_port()}"
     log_path = log_dir / f"server-{address.replace(':', '-')}.log"
     environment = {
         **os.environ,
-        "SESSIONS_DATABASE_URL": database_url,
+        "SESSIONS_DATABASE_URL": database_url or "",
         "SESSIONS_LISTEN": address,
         "SESSIONS_AUTH": "insecure",
         **(env or {}),
     }
+    if not environment["SESSIONS_DATABASE_URL"]:
+        del environment["SESSIONS_DATABASE_URL"]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "sessions_server", "serve"],

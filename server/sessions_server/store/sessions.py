@@ -119,12 +119,13 @@ def _filters(scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
     return filters
 
 
-async def page(scope: Scope, query: ListQuery, after: Cursor | None, size: int) -> Page:
-    """One page in (last_active_time DESC, id DESC) order, served by the owner index."""
+def page_statement(
+    scope: Scope, query: ListQuery, after: Cursor | None, limit: int
+) -> sa.Select[Any]:
+    """The statement behind a List page: up to `limit` rows after `after` in
+    (last_active_time DESC, id DESC) order, which the `sessions_owner_activity`
+    index serves without sorting. Exposed so tests can EXPLAIN the very query."""
     filters = _filters(scope, query)
-    total = (
-        await scope.connection.execute(sa.select(sa.func.count()).where(*filters))
-    ).scalar_one()
     if after is not None:
         filters.append(
             sa.tuple_(sessions.c.last_active_time, sessions.c.id)
@@ -133,14 +134,21 @@ async def page(scope: Scope, query: ListQuery, after: Cursor | None, size: int) 
                 sa.literal(after.id, sessions.c.id.type),
             )
         )
-    rows = (
-        await scope.connection.execute(
-            sa.select(*_COLUMNS)
-            .where(*filters)
-            .order_by(sessions.c.last_active_time.desc(), sessions.c.id.desc())
-            .limit(size + 1)
-        )
-    ).all()
+    return (
+        sa.select(*_COLUMNS)
+        .where(*filters)
+        .order_by(sessions.c.last_active_time.desc(), sessions.c.id.desc())
+        .limit(limit)
+    )
+
+
+async def page(scope: Scope, query: ListQuery, after: Cursor | None, size: int) -> Page:
+    """One page of `size` sessions and the total count of the query's sessions."""
+    total = (
+        await scope.connection.execute(sa.select(sa.func.count()).where(*_filters(scope, query)))
+    ).scalar_one()
+    # One row more than the page tells whether another page follows.
+    rows = (await scope.connection.execute(page_statement(scope, query, after, size + 1))).all()
     found = [_record(row) for row in rows[:size]]
     next_cursor = None
     if len(rows) > size:

@@ -1,0 +1,123 @@
+"""The List page query is served by the (owner, last_active_time DESC, id DESC) index.
+
+The statement explained is the one the store runs (`store.sessions.page_statement`),
+over a table holding many owners' sessions and freshly analyzed, so the planner
+chooses as it would in production. An index scan in that order needs no Sort: the
+cost of a page does not grow with the owner's session count.
+"""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sessions_server.app import App
+from sessions_server.models import ArchivedFilter, Cursor, ListQuery
+from sessions_server.store import Scope
+from sessions_server.store.sessions import page_statement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+INDEX = "sessions_owner_activity"
+BIG = 10_000  # sessions of the one big owner
+MEDIUM = 1_000  # sessions of each of the medium owners
+MEDIUM_OWNERS = 10
+SMALL = 25  # sessions of each of the many small owners
+SMALL_OWNERS = 400
+
+
+class Explain(Executable, ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a statement, compiled with its bound parameters."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.fixture(scope="module")
+async def populated(server: App) -> dict[str, str]:
+    """One big owner, a few medium ones and many small ones; returns a big and a
+    medium owner, whose pages must not cost more than a small owner's.
+
+    A tenth of the sessions are archived and a twentieth starred, as in real use.
+    Where few rows match (a small owner, or the stars of a medium one) the planner
+    may rightly fetch them all and sort them: that cost is bounded by the matches.
+    """
+    prefix = f"plan-{uuid.uuid4().hex[:8]}-"
+    async with server.engine.begin() as connection:
+        await connection.execute(
+            sa.text(
+                """
+                INSERT INTO sessions (owner, id, name, model, endpoint, archived, starred,
+                                      create_time, update_time, last_active_time)
+                SELECT CAST(:prefix AS text) || CASE
+                           WHEN n <= CAST(:big AS int) THEN 'big'
+                           WHEN n <= CAST(:big AS int) + CAST(:medium AS int)
+                               THEN 'medium-' || (n % CAST(:medium_owners AS int))
+                           ELSE 'small-' || (n % CAST(:small_owners AS int)) END,
+                       gen_random_uuid(), 'plan session ' || n, 'demo', 'echo',
+                       n % 10 = 0, n % 20 = 0,
+                       now(), now(), now() - make_interval(secs => n)
+                FROM generate_series(1, CAST(:total AS int)) AS n
+                """
+            ),
+            {
+                "prefix": prefix,
+                "big": BIG,
+                "medium": MEDIUM * MEDIUM_OWNERS,
+                "medium_owners": MEDIUM_OWNERS,
+                "small_owners": SMALL_OWNERS,
+                "total": BIG + MEDIUM * MEDIUM_OWNERS + SMALL * SMALL_OWNERS,
+            },
+        )
+        await connection.execute(sa.text("ANALYZE sessions"))
+    return {"big": prefix + "big", "medium": prefix + "medium-3"}
+
+
+CASES = {
+    "big_default": ("big", ListQuery()),
+    "big_include_archived": ("big", ListQuery(archived=ArchivedFilter.INCLUDE)),
+    "big_only_archived": ("big", ListQuery(archived=ArchivedFilter.ONLY)),
+    "big_starred_only": ("big", ListQuery(starred_only=True)),
+    "big_text": ("big", ListQuery(text="session 1")),
+    "medium_default": ("medium", ListQuery()),
+    "medium_include_archived": ("medium", ListQuery(archived=ArchivedFilter.INCLUDE)),
+}
+
+
+@pytest.mark.parametrize(("owner", "query"), CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("paged", [False, True], ids=["first_page", "later_page"])
+async def test_list_page_is_an_index_scan_without_sort(
+    server: App, populated: dict[str, str], owner: str, query: ListQuery, paged: bool
+) -> None:
+    # A later page starts about an hour back: inside the big owner's sessions.
+    after = Cursor(datetime.now(UTC) - timedelta(hours=1), uuid.uuid4()) if paged else None
+    async with server.engine.connect() as connection:
+        statement = page_statement(Scope(connection, populated[owner]), query, after, 51)
+        plan = (await connection.execute(Explain(statement))).scalar_one()[0]["Plan"]
+    nodes = list(_nodes(plan))
+    types = [node["Node Type"] for node in nodes]
+    assert types[0] == "Limit", types
+    assert "Sort" not in types, types
+    assert "Incremental Sort" not in types, types
+    scans = [node for node in nodes if node["Node Type"] in ("Index Scan", "Index Only Scan")]
+    assert [scan["Index Name"] for scan in scans] == [INDEX], nodes
+    assert scans[0]["Scan Direction"] == "Forward"
+    assert "owner" in scans[0]["Index Cond"]
+    if paged:
+        assert "last_active_time" in scans[0]["Index Cond"]
