@@ -14,11 +14,14 @@ from sessions_server import database
 from sessions_server.auth import Authenticator, InsecureAuthenticator
 from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host
 from sessions_server.endpoints import Registry
+from sessions_server.errors import ShuttingDown
+from sessions_server.events import EventHub
 from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
 from sessions_server.operations import SessionOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
+from sessions_server.watch import Pruner, WatchOperations
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,19 @@ class App:
     port: int
     engine: AsyncEngine
     health: health_aio.HealthServicer
+    events: EventHub
+    pruner: Pruner
 
     async def stop(self, grace: float | None) -> None:
+        """Drains the server: health turns NOT_SERVING, new calls are refused, calls
+        in flight get `grace` seconds (then they are cancelled)."""
         await self.health.enter_graceful_shutdown()
+        # Watchers have nothing to finish: they end at once, UNAVAILABLE, and
+        # resume on another replica from their last event id.
+        self.events.end_watchers(ShuttingDown())
         await self.server.stop(grace)
+        await self.events.close()
+        await self.pruner.stop()
         await self.engine.dispose()
 
 
@@ -63,7 +75,16 @@ async def build_server(settings: Settings, database_url: str) -> App:
         raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
-    service = SessionService(SessionOperations(store, registry), ManageOperations(store), registry)
+    events = EventHub(database_url)
+    await events.start()
+    pruner = Pruner(engine, settings.events_retention, settings.events_prune_interval)
+    pruner.start()
+    service = SessionService(
+        SessionOperations(store, registry),
+        ManageOperations(store),
+        WatchOperations(store, events),
+        registry,
+    )
 
     server = grpc.aio.server(
         interceptors=[CallInterceptor(auth)],
@@ -83,4 +104,4 @@ async def build_server(settings: Settings, database_url: str) -> App:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", SERVICE_NAME, port)
-    return App(server, port, engine, health_servicer)
+    return App(server, port, engine, health_servicer, events, pruner)

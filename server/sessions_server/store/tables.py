@@ -89,3 +89,12 @@ events = sa.Table(
     sa.Index("events_owner_id", "owner", "id"),
     sa.Index("events_time", "time"),
 )
+
+# Per owner, the newest event id the retention prune has removed: a watcher whose
+# position is below it has missed events and must be told (EVENTS_EXPIRED).
+events_pruned = sa.Table(
+    "events_pruned",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("through_id", sa.BigInteger, nullable=False),
+)
