@@ -1,5 +1,6 @@
 """Two server processes on the test database: replicas A and B."""
 
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -44,5 +45,7 @@ async def replicas(
     finally:
         for channel in channels:
             await channel.close(None)
+        for process in processes:  # both drain at once
+            process.signal(signal.SIGTERM)
         for process in processes:
             process.stop()

@@ -1,6 +1,5 @@
 """Settings of the service, read from `SESSIONS_*` environment variables."""
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -66,11 +65,11 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=10.0, ge=0)
     """Seconds streaming calls get to finish after SIGTERM."""
 
-    events_retention: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
-    """How long Watch events are kept for resuming (seconds or an ISO 8601 duration)."""
+    events_retention: float = Field(default=24 * 3600.0, gt=0)
+    """Seconds Watch events are kept for resuming."""
 
-    events_prune_interval: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
-    """How often each replica deletes events older than the retention."""
+    events_prune_interval: float = Field(default=300.0, gt=0)
+    """Seconds between two deletions of expired events (by each replica)."""
 
     def auth_mode(self) -> Literal["jwt", "insecure"]:
         if self.auth is not None:

@@ -110,12 +110,12 @@ class WatchOperations:
 
 
 class Pruner:
-    """Deletes events older than the retention, every `interval`, in the background."""
+    """Deletes events older than `retention` seconds, every `interval` seconds."""
 
-    def __init__(self, engine: AsyncEngine, retention: timedelta, interval: timedelta) -> None:
+    def __init__(self, engine: AsyncEngine, retention: float, interval: float) -> None:
         self._engine = engine
-        self._retention = retention
-        self._interval = interval.total_seconds()
+        self._retention = timedelta(seconds=retention)
+        self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
