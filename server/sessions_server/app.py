@@ -19,8 +19,10 @@ from sessions_server.events import EventHub
 from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
 from sessions_server.operations import SessionOperations
+from sessions_server.send import SendLimits, SendOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
+from sessions_server.upstream import Timeouts, Upstream
 from sessions_server.watch import Pruner, WatchOperations
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class App:
     port: int
     engine: AsyncEngine
     health: health_aio.HealthServicer
+    upstream: Upstream
+    sends: SendOperations
     events: EventHub
     pruner: Pruner
 
@@ -47,6 +51,8 @@ class App:
         # resume on another replica from their last event id.
         self.events.end_watchers(ShuttingDown())
         await self.server.stop(grace)
+        await self.sends.aclose()
+        await self.upstream.aclose()
         await self.events.close()
         await self.pruner.stop()
         await self.engine.dispose()
@@ -79,9 +85,12 @@ async def build_server(settings: Settings, database_url: str) -> App:
     await events.start()
     pruner = Pruner(engine, settings.events_retention, settings.events_prune_interval)
     pruner.start()
+    upstream = _upstream(settings)
+    sends = SendOperations(store, registry, upstream, _send_limits(settings))
     service = SessionService(
         SessionOperations(store, registry),
         ManageOperations(store),
+        sends,
         WatchOperations(store, events),
         registry,
     )
@@ -104,4 +113,25 @@ async def build_server(settings: Settings, database_url: str) -> App:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", SERVICE_NAME, port)
-    return App(server, port, engine, health_servicer, events, pruner)
+    return App(server, port, engine, health_servicer, upstream, sends, events, pruner)
+
+
+def _upstream(settings: Settings) -> Upstream:
+    timeouts = Timeouts(
+        connect=settings.upstream_connect_timeout,
+        first_token=settings.upstream_first_token_timeout,
+        idle=settings.upstream_idle_timeout,
+        total=settings.upstream_total_timeout,
+    )
+    return Upstream(timeouts, settings.upstream_retry_delay, settings.upstream_transport)
+
+
+def _send_limits(settings: Settings) -> SendLimits:
+    return SendLimits(
+        max_message_bytes=settings.max_message_bytes,
+        lease_seconds=settings.lease_seconds,
+        context_max_messages=settings.context_max_messages,
+        context_max_bytes=settings.context_max_bytes,
+        max_concurrent_sends=settings.max_concurrent_sends_per_owner,
+        longest_reply=settings.upstream_total_timeout + settings.lease_seconds,
+    )
