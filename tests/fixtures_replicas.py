@@ -3,6 +3,7 @@
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -32,15 +33,17 @@ async def _connect(process: ServerProcess, channels: list[grpc.aio.Channel]) -> 
 
 @pytest.fixture(scope="session")
 async def replicas(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, endpoints_file: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Replicas]:
-    """Replicas A and B, shared by the tests that need two processes."""
+    """Replicas A and B with the test registry, shared by the tests that need two
+    processes."""
     log_dir = tmp_path_factory.mktemp("replicas")
+    env = {"SESSIONS_ENDPOINTS_FILE": str(endpoints_file)}
     processes: list[ServerProcess] = []
     channels: list[grpc.aio.Channel] = []
     try:
         for _ in range(2):
-            processes.append(await start_server(database_url, log_dir))
+            processes.append(await start_server(database_url, log_dir, env))
         yield Replicas(*[await _connect(p, channels) for p in processes])
     finally:
         for channel in channels:

@@ -6,7 +6,9 @@ from sessions_client import pb
 
 from tests.conftest import Owner, Stub
 from tests.fixtures_replicas import Replicas
+from tests.support.fake_upstream import Script
 from tests.support.rpc import field_violations, reason
+from tests.support.sending import new_session, send
 from tests.support.watching import Watcher
 
 
@@ -109,3 +111,18 @@ async def test_watch_without_owner_is_unauthenticated(stub: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await call.read()
     assert reason(raised.value) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+
+
+async def test_send_on_a_produces_message_added_on_b(replicas: Replicas, owner: Owner) -> None:
+    session = await new_session(replicas.a.stub, owner)
+    watcher = await Watcher.open(replicas.b.stub, owner.md)
+    try:
+        await send(replicas.a.stub, owner, session.id, Script(tokens=2).say())
+        # One event for the user message, one for the reply.
+        user, reply = await watcher.take(2)
+        assert (user.type, reply.type) == (pb.EVENT_TYPE_MESSAGE_ADDED,) * 2
+        assert user.session.id == reply.session.id == session.id
+        assert reply.session.message_count == 2
+        assert reply.event_id > user.event_id
+    finally:
+        await watcher.close()
