@@ -84,12 +84,11 @@ request_ids = sa.Table(
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, primary_key=True),
     sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
     sa.Column("session_id", UUID(as_uuid=True), nullable=False),
     sa.Column("type", sa.SmallInteger, nullable=False),
     sa.Column("time", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("events_owner_id", "owner", "id"),
     sa.Index("events_time", "time"),
 )
 
