@@ -3,11 +3,19 @@ are refused."""
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
 import pytest
 from sessions_client import pb, pb_grpc
+from sessions_server.app import App
+from sessions_server.auth import Actor, Principal
+from sessions_server.errors import EventsExpired
+from sessions_server.events import EventHub
+from sessions_server.store import Store
+from sessions_server.store import events as event_rows
+from sessions_server.watch import WatchOperations
 
 from tests.conftest import Owner, Stub
 from tests.fixtures_replicas import Replicas
@@ -112,3 +120,22 @@ async def _resume_until_refused(
             call.cancel()
         await asyncio.sleep(0.2)
     pytest.fail(f"resuming after event {after_event_id} was still served after {within} s")
+
+
+async def test_watcher_that_falls_behind_the_retention_is_ended_expired(
+    stub: Stub, server: App, database_url: str, owner: Owner
+) -> None:
+    """Checked at every read, not only on resume: were the events after a watcher's
+    position pruned before it read them, it is told so rather than skipping them."""
+    session = await create(stub, owner, "s")
+    watching = WatchOperations(Store(server.engine), EventHub(database_url))
+    principal = Principal(owner.name, Actor.USER)
+    async with watching.open(principal, after_event_id=0) as events:
+        await stub.Manage(
+            pb.ManageRequest(session_id=session.id, star=pb.Star()), metadata=owner.md
+        )
+        async with server.engine.begin() as connection:
+            await event_rows.prune(connection, timedelta(0))
+        with pytest.raises(EventsExpired):
+            async with asyncio.timeout(5):
+                await anext(events)

@@ -100,7 +100,7 @@ class WatchOperations:
         async with self._store.scope(owner) as scope:
             rows = await event_rows.after(scope, position, BATCH)
             # Read after the rows: a prune committed before them is seen here.
-            if position < (await event_rows.bounds(scope)).pruned_through:
+            if position < await event_rows.pruned_through(scope):
                 raise EventsExpired()
             sessions = await session_rows.get_many(scope, {row.session_id for row in rows})
         return [

@@ -80,18 +80,29 @@ async def after(scope: Scope, position: int, limit: int) -> list[EventRow]:
     return [EventRow(row.id, EventType(row.type), row.time, row.session_id) for row in rows]
 
 
-async def bounds(scope: Scope) -> Bounds:
-    """The owner's retained range (0, 0 for an owner without events)."""
-    pruned = (
+def _pruned_through(scope: Scope) -> sa.ScalarSelect[int]:
+    return (
         sa.select(events_pruned.c.through_id)
         .where(events_pruned.c.owner == scope.owner)
         .scalar_subquery()
     )
+
+
+async def pruned_through(scope: Scope) -> int:
+    """The newest of the owner's event ids removed by the retention prune (0 = none)."""
+    through: int = (
+        await scope.connection.execute(sa.select(sa.func.coalesce(_pruned_through(scope), 0)))
+    ).scalar_one()
+    return through
+
+
+async def bounds(scope: Scope) -> Bounds:
+    """The owner's retained range (0, 0 for an owner without events)."""
     newest = sa.select(sa.func.max(events.c.id)).where(events.c.owner == scope.owner)
     row = (
         await scope.connection.execute(
             sa.select(
-                sa.func.coalesce(pruned, 0).label("pruned"),
+                sa.func.coalesce(_pruned_through(scope), 0).label("pruned"),
                 sa.func.coalesce(newest.scalar_subquery(), 0).label("newest"),
             )
         )
