@@ -4,7 +4,9 @@ INCOMPLETE; the model's request is closed and the session's lease released."""
 import asyncio
 
 import grpc
-from sessions_client import pb
+from sessions_client import pb, pb_grpc
+from sessions_server.app import build_server
+from sessions_server.config import Settings
 
 from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
@@ -85,4 +87,26 @@ async def test_deadline_mid_stream_keeps_partial_reply_incomplete(
     _, reply = await messages(stub, owner, session.id)
     assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
     assert reply.content.startswith("".join(r.delta.text for r in responses[1:]))
+    assert await lease_free(stub, owner, session.id)
+
+
+async def test_server_stop_mid_stream_keeps_partial_reply_and_releases_lease(
+    settings: Settings, database_url: str, stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    stopping = await build_server(settings, database_url)
+    script = Script(tokens=200, delay=0.02)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stopping.port}") as channel:
+        doomed = pb_grpc.SessionServiceStub(channel)
+        session = await new_session(doomed, owner)
+        call = doomed.Send(
+            pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+        )
+        for _ in range(4):
+            await read(call)
+
+        await stopping.stop(0.1)
+
+    _, reply = await messages(stub, owner, session.id)
+    assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
+    assert reply.content.startswith(script.prefix(3))
     assert await lease_free(stub, owner, session.id)
