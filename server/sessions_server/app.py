@@ -14,6 +14,8 @@ from sessions_server import database
 from sessions_server.auth import Authenticator, InsecureAuthenticator
 from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host
 from sessions_server.endpoints import Registry
+from sessions_server.errors import ShuttingDown
+from sessions_server.events import EventHub
 from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
 from sessions_server.metrics import Metrics
@@ -22,6 +24,7 @@ from sessions_server.send import SendLimits, SendOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
 from sessions_server.upstream import Timeouts, Upstream
+from sessions_server.watch import Pruner, WatchOperations
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +43,21 @@ class App:
     metrics_port: int | None
     upstream: Upstream
     sends: SendOperations
+    events: EventHub
+    pruner: Pruner
 
     async def stop(self, grace: float | None) -> None:
+        """Drains the server: health turns NOT_SERVING, new calls are refused, calls
+        in flight get `grace` seconds (then they are cancelled)."""
         await self.health.enter_graceful_shutdown()
+        # Watchers have nothing to finish: they end at once, UNAVAILABLE, and
+        # resume on another replica from their last event id.
+        self.events.end_watchers(ShuttingDown())
         await self.server.stop(grace)
         await self.sends.aclose()
         await self.upstream.aclose()
+        await self.events.close()
+        await self.pruner.stop()
         await self.engine.dispose()
         self.metrics.close()
 
@@ -73,10 +85,18 @@ async def build_server(settings: Settings, database_url: str) -> App:
         raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
+    events = EventHub(database_url)
+    await events.start()
+    pruner = Pruner(engine, settings.events_retention, settings.events_prune_interval)
+    pruner.start()
     upstream = _upstream(settings)
     sends = SendOperations(store, registry, upstream, _send_limits(settings))
     service = SessionService(
-        SessionOperations(store, registry), ManageOperations(store), sends, registry
+        SessionOperations(store, registry),
+        ManageOperations(store),
+        sends,
+        WatchOperations(store, events),
+        registry,
     )
 
     metrics = Metrics()
@@ -104,7 +124,18 @@ async def build_server(settings: Settings, database_url: str) -> App:
             settings.metrics_port, listen_host(settings.listen).strip("[]")
         )
         log.info("metrics on port %d", metrics_port)
-    return App(server, port, engine, health_servicer, metrics, metrics_port, upstream, sends)
+    return App(
+        server=server,
+        port=port,
+        engine=engine,
+        health=health_servicer,
+        metrics=metrics,
+        metrics_port=metrics_port,
+        upstream=upstream,
+        sends=sends,
+        events=events,
+        pruner=pruner,
+    )
 
 
 def _upstream(settings: Settings) -> Upstream:

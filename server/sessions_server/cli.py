@@ -24,6 +24,7 @@ async def serve(settings: Settings, url: str) -> None:
     await stopping.wait()
     log.info("shutting down: %.1f s for calls in flight", settings.shutdown_grace)
     await app.stop(settings.shutdown_grace)
+    log.info("stopped")
 
 
 def main(argv: list[str] | None = None) -> None:

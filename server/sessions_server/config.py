@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=10.0, ge=0)
     """Seconds streaming calls get to finish after SIGTERM."""
 
+    events_retention: float = Field(default=24 * 3600.0, gt=0)
+    """Seconds Watch events are kept for resuming."""
+
+    events_prune_interval: float = Field(default=300.0, gt=0)
+    """Seconds between two deletions of expired events (by each replica)."""
+
     upstream_connect_timeout: float = Field(default=10.0, gt=0)
     """Seconds to open a connection to a model endpoint."""
 

@@ -8,7 +8,7 @@ from sessions_client import pb
 from sessions_server import manage, send
 from sessions_server.endpoints import Registry
 from sessions_server.errors import InvalidArgument
-from sessions_server.models import ArchivedFilter, ListQuery, Message, Session
+from sessions_server.models import ArchivedFilter, Event, ListQuery, Message, Session
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -48,6 +48,20 @@ def message(record: Message) -> pb.Message:
         converted.usage.prompt_tokens = record.usage.prompt_tokens
         converted.usage.completion_tokens = record.usage.completion_tokens
     return converted
+
+
+def event(record: Event, registry: Registry) -> pb.WatchResponse:
+    """A Watch event; a session that is gone is named by its id alone."""
+    if record.session is None:
+        converted = pb.Session(id=str(record.session_id))
+    else:
+        converted = session(record.session, registry)
+    return pb.WatchResponse(
+        type=int(record.type),  # type: ignore[arg-type]
+        session=converted,
+        time=timestamp(record.time),
+        event_id=record.id,
+    )
 
 
 def send_response(event: send.SendEvent) -> pb.SendResponse:

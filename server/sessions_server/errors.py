@@ -15,6 +15,7 @@
     ├── TooManySends               RESOURCE_EXHAUSTED   TOO_MANY_SENDS
     ├── EventsExpired              OUT_OF_RANGE         EVENTS_EXPIRED
     ├── ShuttingDown               UNAVAILABLE          SHUTTING_DOWN
+    ├── EventsUnavailable          UNAVAILABLE          EVENTS_UNAVAILABLE
     └── UpstreamError
         ├── UpstreamUnavailable    UNAVAILABLE          UPSTREAM_UNAVAILABLE
         ├── UpstreamRateLimited    RESOURCE_EXHAUSTED   UPSTREAM_RATE_LIMITED
@@ -143,6 +144,12 @@ class ShuttingDown(ServiceError):
     code = "UNAVAILABLE"
     reason = "SHUTTING_DOWN"
     default_message = "the server is shutting down; reconnect"
+
+
+class EventsUnavailable(ServiceError):
+    code = "UNAVAILABLE"
+    reason = "EVENTS_UNAVAILABLE"
+    default_message = "events cannot be read now; reconnect with the last event_id"
 
 
 class UpstreamError(ServiceError):

@@ -56,6 +56,18 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Event:
+    """One change of one session, as Watch delivers it."""
+
+    id: int
+    type: EventType
+    time: datetime
+    session_id: uuid.UUID
+    session: Session | None
+    """The session as it is now; None once it is gone."""
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int

@@ -13,7 +13,7 @@ from sessions_server.auth import Principal
 from sessions_server.endpoints import Registry
 from sessions_server.errors import InvalidArgument, RequestIdReused, SessionNotFound
 from sessions_server.models import EventType, ListQuery, Message, NewSession, Page, Session
-from sessions_server.store import Scope, Store
+from sessions_server.store import Store
 from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
@@ -46,12 +46,6 @@ def fingerprint(method: str, payload: object) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-async def _insert(scope: Scope, new: NewSession) -> Session:
-    session = await session_rows.insert(scope, new)
-    await event_rows.record(scope, session.id, EventType.CREATED)
-    return session
-
-
 class _KeyTaken(Exception):
     """The request id was claimed by a transaction that committed first."""
 
@@ -81,16 +75,20 @@ class SessionOperations:
         )
         if not request_id:
             async with self._store.scope(principal.owner) as scope:
-                return await _insert(scope, new)
+                session = await session_rows.insert(scope, new)
+                await event_rows.record(scope, session.id, EventType.CREATED)
+                return session
         digest = fingerprint("Create", [given.name, given.model, new.system_prompt, new.labels])
         existing = await self._created_before(principal.owner, request_id, digest)
         if existing is not None:
             return existing
         try:
             async with self._store.scope(principal.owner) as scope:
-                session = await _insert(scope, new)
+                session = await session_rows.insert(scope, new)
                 if not await request_rows.claim(scope, request_id, "Create", digest, session.id):
                     raise _KeyTaken
+                # Last: recording holds the owner's event lock until the commit.
+                await event_rows.record(scope, session.id, EventType.CREATED)
                 return session
         except _KeyTaken:
             session_or_none = await self._created_before(principal.owner, request_id, digest)

@@ -18,6 +18,7 @@ from sessions_server.endpoints import Registry
 from sessions_server.manage import ManageOperations
 from sessions_server.operations import CreateInput, SessionOperations
 from sessions_server.send import SendInput, SendOperations
+from sessions_server.watch import WatchOperations
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -28,11 +29,13 @@ class SessionService(pb_grpc.SessionServiceServicer):
         sessions: SessionOperations,
         manage: ManageOperations,
         send: SendOperations,
+        watch: WatchOperations,
         registry: Registry,
     ) -> None:
         self._sessions = sessions
         self._manage = manage
         self._send = send
+        self._watch = watch
         self._registry = registry
 
     async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
@@ -102,5 +105,9 @@ class SessionService(pb_grpc.SessionServiceServicer):
     async def Watch(  # type: ignore[override]
         self, request: pb.WatchRequest, context: Context
     ) -> AsyncIterator[pb.WatchResponse]:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Watch is not available yet")
-        yield pb.WatchResponse()
+        async with self._watch.open(current_principal(), request.after_event_id) as events:
+            # Headers now tell the caller that the watch is established: every
+            # event committed from here on reaches it.
+            await context.send_initial_metadata(())
+            async for event in events:
+                yield convert.event(event, self._registry)

@@ -3,22 +3,58 @@
 `record` inserts the event and queues a NOTIFY on `CHANNEL`; PostgreSQL delivers
 the notification only when the transaction commits, so listeners never hear of a
 change that was rolled back.
+
+Watchers resume "after event id N", which is only sound if an owner's events
+become visible in id order: were id 11 committed before id 10, a watcher that
+had read 11 would never see 10. `record` therefore takes a per-owner lock (held
+until commit) before the id is drawn, so one owner's events commit in id order.
+Different owners do not wait for each other.
 """
 
 import json
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions_server.models import EventType
 from sessions_server.store.scope import Scope
-from sessions_server.store.tables import events
+from sessions_server.store.tables import events, events_pruned
 
 CHANNEL = "sessions_events"
 
+# First key of the two-key advisory locks on events; the second is the owner's hash.
+_LOCK_SPACE = 0x5E55
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    type: EventType
+    time: datetime
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An owner's retained range: events after `pruned_through`, up to `newest`."""
+
+    pruned_through: int
+    newest: int
+
 
 async def record(scope: Scope, session_id: uuid.UUID, type: EventType) -> int:
-    """Records the event; returns its id."""
+    """Records the event; returns its id.
+
+    Call it last in the transaction: from here to the commit the owner's other
+    writers wait, so nothing after it should wait on them.
+    """
+    await scope.connection.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(_LOCK_SPACE, sa.func.hashtext(scope.owner)))
+    )
     event_id: int = (
         await scope.connection.execute(
             sa.insert(events)
@@ -31,3 +67,71 @@ async def record(scope: Scope, session_id: uuid.UUID, type: EventType) -> int:
     )
     await scope.connection.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
     return event_id
+
+
+async def after(scope: Scope, position: int, limit: int) -> list[EventRow]:
+    """The owner's events after `position`, oldest first, at most `limit`."""
+    rows = await scope.connection.execute(
+        sa.select(events.c.id, events.c.type, events.c.time, events.c.session_id)
+        .where(events.c.owner == scope.owner, events.c.id > position)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [EventRow(row.id, EventType(row.type), row.time, row.session_id) for row in rows]
+
+
+def _pruned_through(scope: Scope) -> sa.ScalarSelect[int]:
+    return (
+        sa.select(events_pruned.c.through_id)
+        .where(events_pruned.c.owner == scope.owner)
+        .scalar_subquery()
+    )
+
+
+async def pruned_through(scope: Scope) -> int:
+    """The newest of the owner's event ids removed by the retention prune (0 = none)."""
+    through: int = (
+        await scope.connection.execute(sa.select(sa.func.coalesce(_pruned_through(scope), 0)))
+    ).scalar_one()
+    return through
+
+
+async def bounds(scope: Scope) -> Bounds:
+    """The owner's retained range (0, 0 for an owner without events)."""
+    newest = sa.select(sa.func.max(events.c.id)).where(events.c.owner == scope.owner)
+    row = (
+        await scope.connection.execute(
+            sa.select(
+                sa.func.coalesce(_pruned_through(scope), 0).label("pruned"),
+                sa.func.coalesce(newest.scalar_subquery(), 0).label("newest"),
+            )
+        )
+    ).one()
+    return Bounds(row.pruned, max(row.pruned, row.newest))
+
+
+async def prune(connection: AsyncConnection, retention: timedelta) -> None:
+    """Deletes events older than `retention`, of every owner.
+
+    The one statement that spans owners: maintenance, not a request. Each owner's
+    newest deleted id is kept in `events_pruned` by the same statement, so a
+    watcher behind it learns that it missed events instead of skipping them.
+    """
+    gone = (
+        sa.delete(events)
+        .where(events.c.time < sa.func.now() - retention)
+        .returning(events.c.owner, events.c.id)
+        .cte("gone")
+    )
+    newest = sa.select(gone.c.owner, sa.func.max(gone.c.id)).group_by(gone.c.owner)
+    upsert = insert(events_pruned).from_select(["owner", "through_id"], newest)
+    await connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[events_pruned.c.owner],
+            set_={
+                "through_id": sa.func.greatest(
+                    events_pruned.c.through_id, upsert.excluded.through_id
+                )
+            },
+        )
+    )

@@ -72,6 +72,16 @@ async def get(scope: Scope, session_id: uuid.UUID) -> Session:
     return _record(row)
 
 
+async def get_many(scope: Scope, session_ids: set[uuid.UUID]) -> dict[uuid.UUID, Session]:
+    """Those of the sessions that exist, by id."""
+    if not session_ids:
+        return {}
+    rows = await scope.connection.execute(
+        sa.select(*_COLUMNS).where(sessions.c.owner == scope.owner, sessions.c.id.in_(session_ids))
+    )
+    return {row.id: _record(row) for row in rows}
+
+
 async def lock(scope: Scope, session_id: uuid.UUID) -> tuple[Session, bool]:
     """The session, locked until the scope ends, and whether a Send holds it."""
     row = (

@@ -84,11 +84,19 @@ request_ids = sa.Table(
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, primary_key=True),
     sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
     sa.Column("session_id", UUID(as_uuid=True), nullable=False),
     sa.Column("type", sa.SmallInteger, nullable=False),
     sa.Column("time", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("events_owner_id", "owner", "id"),
     sa.Index("events_time", "time"),
+)
+
+# Per owner, the newest event id the retention prune has removed: a watcher whose
+# position is below it has missed events and must be told (EVENTS_EXPIRED).
+events_pruned = sa.Table(
+    "events_pruned",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("through_id", sa.BigInteger, nullable=False),
 )

@@ -885,7 +885,8 @@ class WatchRequest(_message.Message):
     AFTER_EVENT_ID_FIELD_NUMBER: _builtins.int
     after_event_id: _builtins.int
     """Resume after this event (the event_id of the last event received); 0 = only
-    new events. Older than the retained events: OUT_OF_RANGE EVENTS_EXPIRED.
+    events committed after the watch is established. Older than the retained
+    events: OUT_OF_RANGE EVENTS_EXPIRED.
     """
     def __init__(
         self,
@@ -912,13 +913,21 @@ class WatchResponse(_message.Message):
     EVENT_ID_FIELD_NUMBER: _builtins.int
     type: Global___EventType.ValueType
     event_id: _builtins.int
-    """Increasing id of the event; pass it as after_event_id to resume."""
+    """Increasing id of the event; pass it as after_event_id to resume. Ids are
+    not consecutive (they are shared with other callers' events).
+    """
     @_builtins.property
     def session(self) -> Global___Session:
-        """The session after the change (as it was, for DELETED)."""
+        """The session as it is when the event is delivered (not a snapshot of the
+        moment of the change: replayed events of one session all show its current
+        state). For DELETED, and for any event of a session deleted since, only
+        `id` is set: the session is gone.
+        """
 
     @_builtins.property
-    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was made."""
+
     def __init__(
         self,
         *,
