@@ -4,15 +4,20 @@ It authenticates the caller before the handler runs (a refused call never reache
 it), sets the principal for the whole call, and turns whatever the handler raises
 into a status through `rpc_errors`. One wrapper per call keeps the streaming path
 to a single extra generator hop.
+
+Request bytes that do not parse (invalid UTF-8 in a string, a corrupt wire format)
+would otherwise fail inside gRPC as UNKNOWN with the parser's text; they are parsed
+leniently here and refused as INVALID_ARGUMENT once the caller is authenticated.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from sessions_server.auth import Authenticator, Metadata, principal_var
-from sessions_server.errors import ServiceError
+from sessions_server.errors import MalformedRequest, ServiceError
 from sessions_server.rpc_errors import abort_unexpected, abort_with
 
 # Health checks and reflection are open to anyone who can reach the port.
@@ -20,6 +25,30 @@ OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Context = grpc.aio.ServicerContext[Any, Any]
+Deserializer: TypeAlias = Callable[[bytes], Any]
+
+# Stands in for a request whose bytes did not parse.
+UNPARSABLE = object()
+
+
+def _lenient(deserializer: Deserializer | None) -> Deserializer | None:
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def lenient(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except DecodeError:
+            return UNPARSABLE
+
+    return lenient
+
+
+def _checked(request: Any) -> Any:
+    if request is UNPARSABLE:
+        raise MalformedRequest()
+    return request
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -47,7 +76,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             async def unary_unary(request: Any, context: Context) -> Any:
                 try:
                     principal_var.set(authenticate(metadata))
-                    return await unary(request, context)
+                    return await unary(_checked(request), context)
                 except grpc.aio.AbortError:
                     raise
                 except ServiceError as error:
@@ -56,7 +85,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     await abort_unexpected(context, method)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
+                unary_unary, _lenient(handler.request_deserializer), handler.response_serializer
             )
         if handler.unary_stream is not None:
             stream: Any = handler.unary_stream
@@ -64,7 +93,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
                 try:
                     principal_var.set(authenticate(metadata))
-                    async for response in stream(request, context):
+                    async for response in stream(_checked(request), context):
                         yield response
                 except grpc.aio.AbortError:
                     raise
@@ -74,6 +103,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     await abort_unexpected(context, method)
 
             return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
+                unary_stream, _lenient(handler.request_deserializer), handler.response_serializer
             )
         raise TypeError(f"{method}: only unary-unary and unary-stream methods are served")
