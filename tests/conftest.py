@@ -18,6 +18,8 @@ from sessions_server.config import Settings
 
 from tests.support.database import fresh_database
 
+pytest_plugins = ["tests.fixtures_identity"]
+
 if TYPE_CHECKING:
     Stub = pb_grpc.SessionServiceAsyncStub
 else:

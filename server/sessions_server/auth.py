@@ -98,18 +98,21 @@ class JwtKey:
 
 
 def _public_key(pem: bytes) -> JwtKey:
-    loaded: Any = (
-        x509.load_pem_x509_certificate(pem).public_key()
-        if b"BEGIN CERTIFICATE" in pem
-        else serialization.load_pem_public_key(pem)
-    )
+    try:
+        loaded: Any = (
+            x509.load_pem_x509_certificate(pem).public_key()
+            if b"BEGIN CERTIFICATE" in pem
+            else serialization.load_pem_public_key(pem)
+        )
+    except ValueError:
+        raise ValueError("SESSIONS_JWT_PUBLIC_KEY_FILE holds no PEM public key") from None
     if isinstance(loaded, rsa.RSAPublicKey):
         if loaded.key_size < MIN_RSA_BITS:
-            raise ValueError(f"the JWT public key must have at least {MIN_RSA_BITS} bits")
+            raise ValueError(f"SESSIONS_JWT_PUBLIC_KEY_FILE: RSA keys need {MIN_RSA_BITS} bits")
         return JwtKey(loaded, "RS256")
     if isinstance(loaded, ec.EllipticCurvePublicKey) and isinstance(loaded.curve, ec.SECP256R1):
         return JwtKey(loaded, "ES256")
-    raise ValueError("the JWT public key must be an RSA (RS256) or P-256 (ES256) key")
+    raise ValueError("SESSIONS_JWT_PUBLIC_KEY_FILE must hold an RSA or a P-256 public key")
 
 
 def jwt_key(settings: Settings) -> JwtKey:

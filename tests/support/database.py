@@ -18,13 +18,13 @@ from sessions_server import database
 from sqlalchemy.engine import make_url
 
 
-def _plain(url: str) -> str:
+def asyncpg_url(url: str) -> str:
     """The URL as asyncpg itself takes it (no SQLAlchemy driver suffix)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_plain(url))
+    connection = await asyncpg.connect(asyncpg_url(url))
     try:
         await connection.execute(statement)
     finally:
