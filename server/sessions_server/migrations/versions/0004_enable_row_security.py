@@ -21,7 +21,7 @@ from alembic import context, op
 from sessions_server.config import DEFAULT_DATABASE_ROLE, ROLE_PATTERN
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
