@@ -14,7 +14,9 @@ from sessions_server.config import Settings
 def server_options(settings: Settings) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", settings.max_receive_bytes),
+        # Soft and hard limit alike: past the soft one gRPC refuses only some calls.
         ("grpc.max_metadata_size", settings.max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", settings.max_metadata_bytes),
         ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
         ("grpc.so_reuseport", 0),
     ]
