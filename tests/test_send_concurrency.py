@@ -15,6 +15,7 @@ from tests.support.sending import (
     lease_free,
     messages,
     new_session,
+    read,
     read_rest,
     send,
     send_until_error,
@@ -47,7 +48,7 @@ async def test_send_while_another_streams_is_busy_and_stores_nothing(
     session = await new_session(stub, owner)
     slow, late = Script(tokens=20, delay=0.02), Script()
     first = stub.Send(pb.SendRequest(session_id=session.id, content=slow.say()), metadata=owner.md)
-    await first.read()
+    await read(first)
 
     responses, error = await send_until_error(stub, owner, session.id, late.say())
 
@@ -73,7 +74,7 @@ async def test_truncate_and_delete_wait_for_the_streaming_send(
     session = await new_session(stub, owner)
     script = Script(tokens=20, delay=0.02)
     call = stub.Send(pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md)
-    await call.read()
+    await read(call)
     request = pb.ManageRequest()
     request.CopyFrom(action)
     request.session_id = session.id
@@ -100,7 +101,7 @@ async def test_owner_sends_in_flight_are_capped(
         for s in sessions[:8]
     ]
     for call in stalled:
-        await call.read()
+        await read(call)
 
     _, error = await send_until_error(stub, owner, sessions[8].id, Script().say())
     others = await send(stub, other_owner, (await new_session(stub, other_owner)).id, "hi")

@@ -16,6 +16,7 @@ from tests.support.sending import (
     kinds,
     messages,
     new_session,
+    read,
     read_rest,
     send,
     send_until_error,
@@ -119,7 +120,7 @@ async def test_repeat_while_the_first_streams_is_request_in_progress(
     script, rid = Script(tokens=30, delay=0.02), request_id()
     request = pb.SendRequest(session_id=session.id, content=script.say(), request_id=rid)
     first = stub.Send(request, metadata=owner.md)
-    assert (await first.read()).WhichOneof("event") == "started"
+    assert (await read(first)).WhichOneof("event") == "started"
 
     _, error = await send_until_error(stub, owner, session.id, script.say(), request_id=rid)
 
@@ -162,7 +163,7 @@ async def test_retry_after_a_call_cut_mid_reply_replays_the_partial_reply(
     request = pb.SendRequest(session_id=session.id, content=script.say(), request_id=rid)
     call = stub.Send(request, metadata=owner.md)
     for _ in range(3):
-        await call.read()
+        await read(call)
     call.cancel()
 
     async def reply_stored() -> bool:

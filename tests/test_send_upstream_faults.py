@@ -121,12 +121,15 @@ async def test_hang_ends_at_the_caller_deadline_and_releases_the_lease(
     assert [m.role for m in await messages(stub, owner, session.id)] == [pb.ROLE_USER]
 
 
-@pytest.mark.parametrize("fault", ["cut_after", "malformed_after"])
+@pytest.mark.parametrize(
+    "script",
+    [Script(tokens=10, cut_after=4), Script(tokens=10, malformed_after=4)],
+    ids=["cut", "malformed"],
+)
 async def test_broken_stream_after_tokens_is_unavailable_and_stores_partial_failed(
-    stub: Stub, owner: Owner, fake_upstream: FakeUpstream, fault: str
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream, script: Script
 ) -> None:
     session = await new_session(stub, owner)
-    script = Script(tokens=10, **{fault: 4})
 
     responses, error = await send_until_error(stub, owner, session.id, script.say())
 

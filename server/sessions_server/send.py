@@ -116,9 +116,12 @@ class SendOperations:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeats: set[asyncio.Task[None]] = set()
 
-    async def aclose(self) -> None:
-        """After the server stopped: ends the heartbeats and waits for the closing
-        writes of the Sends it cut short."""
+    async def aclose(self, patience: float = 5.0) -> None:
+        """After the server stopped, which cancels the calls still running: waits
+        (up to `patience` seconds) for their Sends to end, then for the writes that
+        store their replies and give their leases back."""
+        if self._heartbeats:  # a Send ends its heartbeat as it starts its closing write
+            await asyncio.wait(set(self._heartbeats), timeout=patience)
         for heartbeat in self._heartbeats:
             heartbeat.cancel()
         while self._tasks:

@@ -109,12 +109,20 @@ async def lease_free(stub: "Stub", owner: "Owner", session_id: str) -> bool:
     return True
 
 
+async def read(
+    call: "grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]",
+) -> pb.SendResponse:
+    """The next response of a call being read with `read()`; fails at the end."""
+    response = await call.read()
+    assert isinstance(response, pb.SendResponse), "the call ended"
+    return response
+
+
 async def read_rest(
     call: "grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]",
 ) -> list[pb.SendResponse]:
     """The remaining responses of a call being read with `read()`."""
     rest: list[pb.SendResponse] = []
-    while (response := await call.read()) is not grpc.aio.EOF:
-        assert isinstance(response, pb.SendResponse)
+    while isinstance(response := await call.read(), pb.SendResponse):
         rest.append(response)
     return rest
