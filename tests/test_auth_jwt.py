@@ -27,6 +27,7 @@ from sessions_server.errors import Unauthenticated
 
 from tests.conftest import Owner, Stub
 from tests.support import descriptor, rows
+from tests.support.fake_upstream import MODEL, FakeUpstream, Script
 from tests.support.rpc import reason
 from tests.support.statements import mentioning, recorded
 from tests.support.tokens import (
@@ -77,7 +78,7 @@ REQUESTS: dict[str, Callable[[str], Message]] = {
     "Create": lambda sid: pb.CreateRequest(name="should not exist", model="m", request_id="r1"),
     "Get": lambda sid: pb.GetRequest(session_id=sid, messages_limit=10),
     "List": lambda sid: pb.ListRequest(),
-    "Send": lambda sid: pb.SendRequest(session_id=sid, content="hello"),
+    "Send": lambda sid: pb.SendRequest(session_id=sid, content=Script().say("hello")),
     "Manage": lambda sid: pb.ManageRequest(session_id=sid, rename=pb.Rename(name="taken")),
     "Watch": lambda sid: pb.WatchRequest(),
 }
@@ -95,12 +96,14 @@ async def test_refused_on_every_rpc_before_any_handler(
     jwt_channel: grpc.aio.Channel,
     jwt_stub: Stub,
     admin: asyncpg.Connection,
+    fake_upstream: FakeUpstream,
     owner: Owner,
 ) -> None:
     created = await jwt_stub.Create(
-        pb.CreateRequest(name="mine", model="m"), metadata=issuer.md(owner.name)
+        pb.CreateRequest(name="mine", model=MODEL), metadata=issuer.md(owner.name)
     )
     before = await rows.snapshot(admin, owner.name)
+    heard = len(fake_upstream.requests)
     baseline = await descriptor.invoke(
         jwt_channel, descriptor.METHODS[0], REQUESTS[descriptor.METHODS[0].name]("")
     )
@@ -117,16 +120,29 @@ async def test_refused_on_every_rpc_before_any_handler(
             assert outcome.responses == []
     assert mentioning(statements, owner.name) == []
     assert await rows.snapshot(admin, owner.name) == before
+    assert len(fake_upstream.requests) == heard
 
 
 async def test_accepted_token_runs_as_its_subject(
-    issuer: Issuer, jwt_app: App, jwt_stub: Stub, stub: Stub, owner: Owner, other_owner: Owner
+    issuer: Issuer,
+    jwt_app: App,
+    jwt_stub: Stub,
+    stub: Stub,
+    fake_upstream: FakeUpstream,
+    owner: Owner,
+    other_owner: Owner,
 ) -> None:
+    heard = len(fake_upstream.requests)
     with recorded(jwt_app.engine) as statements:
         created = await jwt_stub.Create(
-            pb.CreateRequest(name="mine", model="m"), metadata=issuer.md(owner.name)
+            pb.CreateRequest(name="mine", model=MODEL), metadata=issuer.md(owner.name)
         )
-    assert mentioning(statements, owner.name)  # the observer sees a call that got through
+        send = pb.SendRequest(session_id=created.session.id, content=Script().say("hi"))
+        replies = [r async for r in jwt_stub.Send(send, metadata=issuer.md(owner.name))]
+    # The observers of the refusal test see a call that gets through.
+    assert mentioning(statements, owner.name)
+    assert len(fake_upstream.requests) == heard + 1
+    assert replies[-1].completed.assistant_message.content == Script().reply
     # The same owner in development mode finds it; another subject does not.
     found = await stub.Get(pb.GetRequest(session_id=created.session.id), metadata=owner.md)
     assert found.session.name == "mine"
