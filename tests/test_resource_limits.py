@@ -126,3 +126,24 @@ async def test_calls_past_the_per_connection_cap_wait_for_a_free_stream(
             assert not queued.done()
         assert (await blocked).session.name == "renamed"
         assert (await queued).total_size == 1
+
+
+async def test_a_burst_past_the_per_connection_cap_is_refused_before_running(
+    settings: Settings, database_url: str, admin: asyncpg.Connection, owner: Owner
+) -> None:
+    async with server_with(settings, database_url, max_concurrent_streams=4) as stub:
+        outcomes = await asyncio.gather(
+            *(
+                stub.Create(pb.CreateRequest(name=f"burst {i}", model="m"), metadata=owner.md)
+                for i in range(40)
+            ),
+            return_exceptions=True,
+        )
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert all(
+        isinstance(o, grpc.aio.AioRpcError) and o.code() is grpc.StatusCode.UNAVAILABLE
+        for o in refused
+    ), refused
+    # Whatever was refused never ran: exactly the answered Creates are stored.
+    stored = (await rows.snapshot(admin, owner.name))["sessions"]
+    assert len(stored) == len(outcomes) - len(refused)

@@ -76,8 +76,10 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(default=16 * 1024, gt=0)
     """Largest request metadata (headers, the bearer token included)."""
 
-    max_concurrent_streams: int = Field(default=100, gt=0)
-    """Calls one client connection may have open at once; more wait for a free slot."""
+    max_concurrent_streams: int = Field(default=1000, gt=0)
+    """Calls one client connection may have open at once. Past it a call waits for a
+    free stream, or in a burst is refused UNAVAILABLE (HTTP/2 REFUSED_STREAM: it never
+    ran, so a retry is safe)."""
 
     max_concurrent_rpcs: int = Field(default=10_000, gt=0)
     """Calls the whole server runs at once; more are refused RESOURCE_EXHAUSTED."""
