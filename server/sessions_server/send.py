@@ -28,9 +28,9 @@ from sessions_server import validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Endpoint, Registry
 from sessions_server.errors import RequestIdReused, SessionBusy
-from sessions_server.models import EventType, Message, MessageStatus, Role, Turn, Usage
+from sessions_server.models import EventType, Message, MessageStatus, Turn, Usage
 from sessions_server.operations import fingerprint
-from sessions_server.store import Scope, Store, history, leases
+from sessions_server.store import Scope, Store, history, leases, sends
 from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
@@ -176,38 +176,49 @@ class SendOperations:
     ) -> _Opened | _Replay:
         digest = fingerprint(METHOD, [str(session_id), content]) if request_id else ""
         lease = uuid.uuid4()
+        limits = self._limits
         async with self._store.scope(owner) as scope:
             await leases.admit(scope)
             record = await request_rows.find(scope, request_id) if request_id else None
-            if record is not None:
-                if record.method != METHOD or record.fingerprint != digest:
-                    raise RequestIdReused()
-                if record.reply_seq is not None:
-                    return await _replay(scope, session_id, record.user_seq, record.reply_seq)
-            claim = await leases.claim(
-                scope,
-                session_id,
-                lease,
-                self._limits.lease_seconds,
-                request_id,
-                self._limits.max_concurrent_sends,
-                reserve_seq=record is None,
-            )
-            if claim is None:
-                raise await leases.refusal(scope, session_id, request_id)
-            endpoint = self._registry.get(claim.endpoint, owner)
             if record is None:
-                user = await self._store_user_message(
-                    scope, session_id, claim.seq, content, request_id, digest
+                opened = await sends.open_send(
+                    scope,
+                    session_id,
+                    lease,
+                    limits.lease_seconds,
+                    limits.max_concurrent_sends,
+                    content,
+                    request_id,
+                    METHOD,
+                    digest,
                 )
+                if opened is None:
+                    raise await leases.refusal(scope, session_id, request_id)
+                if not opened.remembered:
+                    raise RequestIdReused()  # taken meanwhile by a Create with the same id
+                await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
+                claim: leases.Claim | sends.Opened = opened
+                user = opened.user_message
+            elif record.method != METHOD or record.fingerprint != digest:
+                raise RequestIdReused()
+            elif record.reply_seq is not None:
+                return await _replay(scope, session_id, record.user_seq, record.reply_seq)
             else:
+                found = await leases.claim(
+                    scope,
+                    session_id,
+                    lease,
+                    limits.lease_seconds,
+                    request_id,
+                    limits.max_concurrent_sends,
+                )
+                if found is None:
+                    raise await leases.refusal(scope, session_id, request_id)
+                claim = found
                 user = await _message_at(scope, session_id, record.user_seq)
+            endpoint = self._registry.get(claim.endpoint, owner)
             turns = await history.context(
-                scope,
-                session_id,
-                user.seq,
-                self._limits.context_max_messages,
-                self._limits.context_max_bytes,
+                scope, session_id, user.seq, limits.context_max_messages, limits.context_max_bytes
             )
         return _Opened(
             owner=owner,
@@ -221,26 +232,6 @@ class SendOperations:
             user_message=user,
             turns=turns,
         )
-
-    async def _store_user_message(
-        self,
-        scope: Scope,
-        session_id: uuid.UUID,
-        seq: int | None,
-        content: str,
-        request_id: str,
-        digest: str,
-    ) -> Message:
-        assert seq is not None, "the claim reserved a seq"
-        user = await history.append(
-            scope, session_id, seq, Role.USER, content, MessageStatus.COMPLETE
-        )
-        if request_id and not await request_rows.claim(
-            scope, request_id, METHOD, digest, session_id, user_seq=seq
-        ):
-            raise RequestIdReused()  # taken meanwhile by a Create with the same id
-        await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
-        return user
 
     async def _relay(self, opened: _Opened, deadline: float | None) -> AsyncIterator[SendEvent]:
         heartbeat = self._spawn(self._heartbeat(opened))
@@ -292,13 +283,12 @@ class SendOperations:
                 if status is not MessageStatus.COMPLETE and not text:
                     await leases.release(scope, sid, opened.lease)
                     return None
-                seq = await leases.release_with_seq(scope, sid, opened.lease)
-                if seq is None:
+                reply = await sends.close_send(
+                    scope, sid, opened.lease, text, status, usage, opened.request_id
+                )
+                if reply is None:
                     log.warning("session %s: lease lost before the reply was stored", sid)
                     return None
-                reply = await history.append(scope, sid, seq, Role.ASSISTANT, text, status, usage)
-                if opened.request_id:
-                    await request_rows.set_reply(scope, opened.request_id, seq)
                 await event_rows.record(scope, sid, EventType.MESSAGE_ADDED)
                 return reply
         except Exception:
