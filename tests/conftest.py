@@ -19,7 +19,11 @@ from sessions_server.config import Settings
 from tests.support.database import fresh_database
 from tests.support.fake_upstream import API_KEY_ENV, MODEL, FakeUpstream
 
-pytest_plugins = ["tests.fixtures_upstream", "tests.fixtures_replicas"]
+pytest_plugins = [
+    "tests.fixtures_upstream",
+    "tests.fixtures_replicas",
+    "tests.fixtures_identity",
+]
 
 if TYPE_CHECKING:
     Stub = pb_grpc.SessionServiceAsyncStub

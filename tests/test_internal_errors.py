@@ -8,6 +8,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from sessions_server.app import App
+from sessions_server.store import Store
 from sessions_server.store.tables import messages
 
 from tests.conftest import Owner, Stub
@@ -20,8 +21,8 @@ async def test_unexpected_error_is_internal_without_its_text(
 ) -> None:
     session = await create(stub, owner.md)
     # A stored role the code does not know: the read fails in an unforeseen way.
-    async with server.engine.begin() as connection:
-        await connection.execute(
+    async with Store(server.engine).scope(owner.name) as scope:
+        await scope.connection.execute(
             sa.insert(messages).values(
                 owner=owner.name,
                 session_id=uuid.UUID(session.id),

@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sessions_server.app import App
 from sessions_server.models import ArchivedFilter, Cursor, ListQuery
-from sessions_server.store import Scope
+from sessions_server.store import Store
 from sessions_server.store.sessions import page_statement
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -50,7 +51,7 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-async def populated(server: App) -> dict[str, str]:
+async def populated(admin_engine: AsyncEngine) -> dict[str, str]:
     """One big owner, a few medium ones and many small ones; returns a big and a
     medium owner, whose pages must not cost more than a small owner's.
 
@@ -59,7 +60,7 @@ async def populated(server: App) -> dict[str, str]:
     may rightly fetch them all and sort them: that cost is bounded by the matches.
     """
     prefix = f"plan-{uuid.uuid4().hex[:8]}-"
-    async with server.engine.begin() as connection:
+    async with admin_engine.begin() as connection:
         await connection.execute(
             sa.text(
                 """
@@ -107,9 +108,9 @@ async def test_list_page_is_an_index_scan_without_sort(
 ) -> None:
     # A later page starts about an hour back: inside the big owner's sessions.
     after = Cursor(datetime.now(UTC) - timedelta(hours=1), uuid.uuid4()) if paged else None
-    async with server.engine.connect() as connection:
-        statement = page_statement(Scope(connection, populated[owner]), query, after, 51)
-        plan = (await connection.execute(Explain(statement))).scalar_one()[0]["Plan"]
+    async with Store(server.engine).scope(populated[owner]) as scope:
+        statement = page_statement(scope, query, after, 51)
+        plan = (await scope.connection.execute(Explain(statement))).scalar_one()[0]["Plan"]
     nodes = list(_nodes(plan))
     types = [node["Node Type"] for node in nodes]
     assert types[0] == "Limit", types

@@ -6,6 +6,7 @@ import grpc
 import sqlalchemy as sa
 from sessions_client import pb
 from sessions_server.app import App
+from sessions_server.store import Store
 from sessions_server.store.tables import messages
 
 from tests.conftest import Owner, Stub
@@ -27,10 +28,10 @@ async def _contents(stub: Stub, owner: Owner, session_id: str) -> list[tuple[int
     return [(m.seq, m.content) for m in got.messages]
 
 
-async def _stored_messages(server: App, session_id: str) -> int:
-    async with server.engine.connect() as connection:
+async def _stored_messages(server: App, owner: Owner, session_id: str) -> int:
+    async with Store(server.engine).scope(owner.name) as scope:
         count: int = (
-            await connection.execute(
+            await scope.connection.execute(
                 sa.select(sa.func.count()).where(messages.c.session_id == uuid.UUID(session_id))
             )
         ).scalar_one()
@@ -67,7 +68,7 @@ async def test_delete_removes_the_session_and_its_messages(
     assert deleted.session.id == session_id
     error = await failure(get(stub, owner.md, session_id))
     assert reason(error) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
-    assert await _stored_messages(server, session_id) == 0
+    assert await _stored_messages(server, owner, session_id) == 0
     again = await failure(manage(stub, owner.md, session_id, delete=pb.Delete()))
     assert reason(again) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
 
@@ -151,7 +152,7 @@ async def test_truncate_keeps_the_newest_10_by_default(
     assert truncated.messages_removed == 15
     assert truncated.session.message_count == 10
     assert await _contents(stub, owner, session_id) == [(i, f"m{i}") for i in range(16, 26)]
-    assert await _stored_messages(server, session_id) == 10
+    assert await _stored_messages(server, owner, session_id) == 10
 
 
 async def test_truncate_keep_last(server: App, stub: Stub, owner: Owner) -> None:

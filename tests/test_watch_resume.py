@@ -9,8 +9,10 @@ from pathlib import Path
 import grpc
 import pytest
 from sessions_client import pb, pb_grpc
+from sessions_server import database
 from sessions_server.app import App
 from sessions_server.auth import Actor, Principal
+from sessions_server.config import Settings, maintenance_role
 from sessions_server.errors import EventsExpired
 from sessions_server.events import EventHub
 from sessions_server.store import Store
@@ -123,7 +125,7 @@ async def _resume_until_refused(
 
 
 async def test_watcher_that_falls_behind_the_retention_is_ended_expired(
-    stub: Stub, server: App, database_url: str, owner: Owner
+    stub: Stub, server: App, database_url: str, settings: Settings, owner: Owner
 ) -> None:
     """Checked at every read, not only on resume: were the events after a watcher's
     position pruned before it read them, it is told so rather than skipping them."""
@@ -134,8 +136,12 @@ async def test_watcher_that_falls_behind_the_retention_is_ended_expired(
         await stub.Manage(
             pb.ManageRequest(session_id=session.id, star=pb.Star()), metadata=owner.md
         )
-        async with server.engine.begin() as connection:
+        pruning = database.create_engine(
+            database_url, settings, role=maintenance_role(settings.database_role), pool_size=1
+        )
+        async with pruning.begin() as connection:
             await event_rows.prune(connection, timedelta(0))
+        await pruning.dispose()
         with pytest.raises(EventsExpired):
             async with asyncio.timeout(5):
                 await anext(events)

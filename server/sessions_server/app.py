@@ -10,9 +10,9 @@ from grpc_reflection.v1alpha import reflection
 from sessions_client import pb, pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sessions_server import database
-from sessions_server.auth import Authenticator, InsecureAuthenticator
-from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host
+from sessions_server import database, transport
+from sessions_server.auth import Authenticator, InsecureAuthenticator, JwtAuthenticator
+from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host, maintenance_role
 from sessions_server.endpoints import Registry
 from sessions_server.errors import ShuttingDown
 from sessions_server.events import EventHub
@@ -67,27 +67,39 @@ class MigrationsPending(RuntimeError):
 
 
 def authenticator(settings: Settings) -> Authenticator:
-    mode = settings.auth_mode()
-    if mode == "insecure":
-        if listen_host(settings.listen) not in LOOPBACK_HOSTS:
-            raise ValueError("SESSIONS_AUTH=insecure is only allowed on a loopback address")
-        log.warning("authentication is off: x-owner / x-actor metadata are trusted as sent")
-        return InsecureAuthenticator()
-    raise ValueError("SESSIONS_AUTH=jwt is not available yet")
+    """The configured authenticator; refuses a configuration that would be unsafe."""
+    if settings.auth_mode() == "jwt":
+        return JwtAuthenticator.from_settings(settings)
+    if listen_host(settings.listen) not in LOOPBACK_HOSTS:
+        raise ValueError("SESSIONS_AUTH=insecure is only allowed on a loopback address")
+    log.warning("authentication is off: x-owner / x-actor metadata are trusted as sent")
+    return InsecureAuthenticator()
 
 
 async def build_server(settings: Settings, database_url: str) -> App:
-    """A started server on `settings.listen` over the database at `database_url`."""
+    """A started server on `settings.listen` over the database at `database_url`.
+
+    Refuses (ValueError) an unsafe or incomplete identity or TLS configuration
+    before touching the database.
+    """
     auth = authenticator(settings)
-    engine = database.create_engine(database_url, settings)
-    if await database.pending_migrations(engine):
-        await engine.dispose()
+    tls = transport.credentials(settings)
+    if await database.pending_migrations(database_url):
         raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
+    engine = database.create_engine(database_url, settings)
+    if not await database.row_security_applies(engine):
+        log.warning("row-level security does not apply: the database role bypasses it")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
     events = EventHub(database_url)
     await events.start()
-    pruner = Pruner(engine, settings.events_retention, settings.events_prune_interval)
+    pruner = Pruner(
+        database.create_engine(
+            database_url, settings, role=maintenance_role(settings.database_role), pool_size=1
+        ),
+        settings.events_retention,
+        settings.events_prune_interval,
+    )
     pruner.start()
     upstream = _upstream(settings)
     sends = SendOperations(store, registry, upstream, _send_limits(settings))
@@ -102,10 +114,8 @@ async def build_server(settings: Settings, database_url: str) -> App:
     metrics = Metrics()
     server = grpc.aio.server(
         interceptors=[CallInterceptor(auth, metrics)],
-        options=[
-            ("grpc.max_receive_message_length", settings.max_receive_bytes),
-            ("grpc.so_reuseport", 0),
-        ],
+        options=transport.server_options(settings),
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     pb_grpc.add_SessionServiceServicer_to_server(service, server)
     health_servicer = health_aio.HealthServicer()
@@ -113,7 +123,7 @@ async def build_server(settings: Settings, database_url: str) -> App:
     reflection.enable_server_reflection(
         [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(settings.listen)
+    port = transport.add_port(server, settings.listen, tls)
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

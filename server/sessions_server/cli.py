@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     url = database.database_url(settings)
     if args.command == "migrate":
-        database.migrate(url)
+        database.migrate(url, settings.database_role)
         log.info("migrations applied")
         return
     uvloop.run(serve(settings, url))

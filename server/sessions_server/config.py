@@ -7,6 +7,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+DEFAULT_DATABASE_ROLE = "sessions_app"
+# A plain lower-case SQL identifier (or empty): safe to write into DDL unquoted,
+# short enough to take the maintenance suffix within PostgreSQL's 63 characters.
+ROLE_PATTERN = r"^([a-z_][a-z0-9_]{0,50})?$"
+
+
+def maintenance_role(role: str) -> str:
+    """The role of the cross-owner event prune that goes with service role `role`."""
+    return f"{role}_maintenance" if role else ""
 
 
 def listen_host(listen: str) -> str:
@@ -38,7 +47,16 @@ class Settings(BaseSettings):
     """HS256 secret for verifying bearer tokens."""
 
     jwt_public_key_file: Path | None = None
-    """RS256 / ES256 public key (PEM) for verifying bearer tokens."""
+    """RS256 (RSA) / ES256 (P-256) public key, PEM, for verifying bearer tokens."""
+
+    jwt_audience: str | None = None
+    """When set, tokens must carry this `aud`."""
+
+    jwt_issuer: str | None = None
+    """When set, tokens must carry this `iss`."""
+
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    """Clock skew tolerated when checking `exp`, `nbf` and `iat`."""
 
     endpoints_file: Path | None = None
     """TOML registry of model endpoints; the built-in `echo` is always present."""
@@ -47,7 +65,11 @@ class Settings(BaseSettings):
     """Prometheus metrics port; 0 = off."""
 
     tls_cert_file: Path | None = None
+    """Server certificate chain (PEM); with `tls_key_file`, the port speaks TLS only."""
+
     tls_key_file: Path | None = None
+    """Private key (PEM) of `tls_cert_file`."""
+
     tls_client_ca_file: Path | None = None
     """When set, clients must present a certificate signed by this CA (mTLS)."""
 
@@ -55,10 +77,25 @@ class Settings(BaseSettings):
     """Largest Send content, in UTF-8 bytes."""
 
     max_receive_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
-    """Largest gRPC request the server accepts."""
+    """Largest gRPC request the server accepts (larger ones: RESOURCE_EXHAUSTED)."""
+
+    max_metadata_bytes: int = Field(default=16 * 1024, gt=0)
+    """Largest request metadata (headers, the bearer token included)."""
+
+    max_concurrent_streams: int = Field(default=1000, gt=0)
+    """Calls one client connection may have open at once. Past it a call waits for a
+    free stream, or in a burst is refused UNAVAILABLE (HTTP/2 REFUSED_STREAM: it never
+    ran, so a retry is safe)."""
+
+    max_concurrent_rpcs: int = Field(default=10_000, gt=0)
+    """Calls the whole server runs at once; more are refused RESOURCE_EXHAUSTED."""
 
     statement_timeout_ms: int = Field(default=10_000, gt=0)
     """PostgreSQL statement_timeout of every connection."""
+
+    database_role: str = Field(default=DEFAULT_DATABASE_ROLE, pattern=ROLE_PATTERN)
+    """Role the service acts as in PostgreSQL (row-level security applies to it);
+    empty = the login user itself. Migrations create it and run as the login user."""
 
     db_pool_size: int = Field(default=20, gt=0)
 

@@ -5,14 +5,16 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from sessions_server.config import Settings
+from sessions_server.config import DEFAULT_DATABASE_ROLE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,42 +46,73 @@ def database_url(settings: Settings) -> str:
     return start_embedded(embedded_data_dir(settings))
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    """The service's engine: statement timeout on every connection, pooled."""
-    connect_args: dict[str, Any] = {
-        "server_settings": {
-            "statement_timeout": str(settings.statement_timeout_ms),
-            "application_name": "sessions-server",
-        },
+def create_engine(
+    url: str, settings: Settings, *, role: str | None = None, pool_size: int | None = None
+) -> AsyncEngine:
+    """The service's engine: pooled, each connection acting as `settings.database_role`
+    with a statement timeout.
+
+    The role rides in the startup packet like the timeout, so it costs no round trip
+    and survives `RESET ALL`. Acting as a role that neither owns the tables nor
+    bypasses row security puts every statement under the owner policies.
+    """
+    server_settings = {
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "application_name": "sessions-server",
     }
+    role = settings.database_role if role is None else role
+    if role:
+        server_settings["role"] = role
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    pool_size = pool_size or settings.db_pool_size
     return create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        pool_size=pool_size,
+        max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str | None = None, role: str = DEFAULT_DATABASE_ROLE) -> Config:
+    """Alembic's configuration; `role` is the service role the migrations grant to."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["database_role"] = role
     return config
 
 
-def migrate(url: str) -> None:
-    """Applies every pending migration (blocking; runs its own event loop)."""
-    command.upgrade(alembic_config(url), "head")
+def migrate(url: str, role: str = DEFAULT_DATABASE_ROLE) -> None:
+    """Applies every pending migration as the login user of `url` (blocking; runs
+    its own event loop)."""
+    command.upgrade(alembic_config(url, role), "head")
 
 
-async def pending_migrations(engine: AsyncEngine) -> bool:
-    """Whether the database is behind the code's newest migration."""
+async def pending_migrations(url: str) -> bool:
+    """Whether the database is behind the code's newest migration.
+
+    Asked as the login user: the service role may not exist before migrating.
+    """
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     def current(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(current) != head
+    finally:
+        await engine.dispose()
+
+
+async def row_security_applies(engine: AsyncEngine) -> bool:
+    """Whether the engine's role is subject to row-level security (neither a
+    superuser nor BYPASSRLS)."""
     async with engine.connect() as connection:
-        return await connection.run_sync(current) != head
+        exempt = await connection.scalar(
+            sa.text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        )
+    return exempt is False

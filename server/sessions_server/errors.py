@@ -4,7 +4,8 @@
     ├── InvalidArgument            INVALID_ARGUMENT     INVALID_ARGUMENT (+ field violations)
     │   ├── ModelUnknown           INVALID_ARGUMENT     MODEL_UNKNOWN
     │   ├── RequestIdReused        INVALID_ARGUMENT     REQUEST_ID_REUSED
-    │   └── InvalidPageToken       INVALID_ARGUMENT     INVALID_PAGE_TOKEN
+    │   ├── InvalidPageToken       INVALID_ARGUMENT     INVALID_PAGE_TOKEN
+    │   └── MalformedRequest       INVALID_ARGUMENT     MALFORMED_REQUEST
     ├── Unauthenticated            UNAUTHENTICATED      UNAUTHENTICATED
     ├── SessionNotFound            NOT_FOUND            SESSION_NOT_FOUND
     ├── SessionStarred             FAILED_PRECONDITION  SESSION_STARRED
@@ -84,6 +85,11 @@ class InvalidPageToken(InvalidArgument):
     reason = "INVALID_PAGE_TOKEN"
     default_message = "page_token is invalid or was issued for another query"
     default_field = "page_token"
+
+
+class MalformedRequest(InvalidArgument):
+    reason = "MALFORMED_REQUEST"
+    default_message = "the request is not a valid protobuf message of its type"
 
 
 class Unauthenticated(ServiceError):

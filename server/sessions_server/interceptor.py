@@ -4,6 +4,10 @@ It authenticates the caller before the handler runs (a refused call never reache
 it), sets the principal for the whole call, turns whatever the handler raises into
 a status through `rpc_errors`, and counts the call in the metrics. One wrapper per
 call keeps the streaming path to a single extra generator hop.
+
+Request bytes that do not parse (invalid UTF-8 in a string, a corrupt wire format)
+would otherwise fail inside gRPC as UNKNOWN with the parser's text; they are parsed
+leniently here and refused as INVALID_ARGUMENT once the caller is authenticated.
 """
 
 import asyncio
@@ -12,9 +16,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from sessions_server.auth import Authenticator, Metadata, principal_var
-from sessions_server.errors import ServiceError
+from sessions_server.errors import MalformedRequest, ServiceError
 from sessions_server.metrics import Metrics
 from sessions_server.rpc_errors import abort_unexpected, abort_with
 
@@ -23,6 +28,30 @@ OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Context = grpc.aio.ServicerContext[Any, Any]
+Deserializer: TypeAlias = Callable[[bytes], Any]
+
+# Stands in for a request whose bytes did not parse.
+UNPARSABLE = object()
+
+
+def _lenient(deserializer: Deserializer | None) -> Deserializer | None:
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def lenient(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except DecodeError:
+            return UNPARSABLE
+
+    return lenient
+
+
+def _checked(request: Any) -> Any:
+    if request is UNPARSABLE:
+        raise MalformedRequest()
+    return request
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -53,7 +82,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 started, code = time.perf_counter(), "OK"
                 try:
                     principal_var.set(authenticate(metadata))
-                    return await unary(request, context)
+                    return await unary(_checked(request), context)
                 except ServiceError as error:
                     code = error.code
                     await abort_with(context, error)
@@ -67,7 +96,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     metrics.rpc_done(method, code, started)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
+                unary_unary, _lenient(handler.request_deserializer), handler.response_serializer
             )
         if handler.unary_stream is not None:
             stream: Any = handler.unary_stream
@@ -77,7 +106,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 try:
                     with metrics.stream_open(method):
                         principal_var.set(authenticate(metadata))
-                        async for response in stream(request, context):
+                        async for response in stream(_checked(request), context):
                             yield response
                 except ServiceError as error:
                     code = error.code
@@ -92,6 +121,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     metrics.rpc_done(method, code, started)
 
             return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
+                unary_stream, _lenient(handler.request_deserializer), handler.response_serializer
             )
         raise TypeError(f"{method}: only unary-unary and unary-stream methods are served")

@@ -21,7 +21,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,9 +28,9 @@ from sessions_server import validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Endpoint, Registry
 from sessions_server.errors import RequestIdReused, SessionBusy
-from sessions_server.models import EventType, Message, MessageStatus, Role, Turn, Usage
+from sessions_server.models import EventType, Message, MessageStatus, Turn, Usage
 from sessions_server.operations import fingerprint
-from sessions_server.store import Scope, Store, history, leases
+from sessions_server.store import Scope, Store, history, leases, sends
 from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
@@ -177,38 +176,49 @@ class SendOperations:
     ) -> _Opened | _Replay:
         digest = fingerprint(METHOD, [str(session_id), content]) if request_id else ""
         lease = uuid.uuid4()
+        limits = self._limits
         async with self._store.scope(owner) as scope:
             await leases.admit(scope)
             record = await request_rows.find(scope, request_id) if request_id else None
-            if record is not None:
-                if record.method != METHOD or record.fingerprint != digest:
-                    raise RequestIdReused()
-                if record.reply_seq is not None:
-                    return await _replay(scope, session_id, record.user_seq, record.reply_seq)
-            claim = await leases.claim(
-                scope,
-                session_id,
-                lease,
-                self._limits.lease_seconds,
-                request_id,
-                self._limits.max_concurrent_sends,
-                reserve_seq=record is None,
-            )
-            if claim is None:
-                raise await leases.refusal(scope, session_id, request_id)
-            endpoint = self._registry.get(claim.endpoint, owner)
             if record is None:
-                user = await self._store_user_message(
-                    scope, session_id, claim.seq, content, request_id, digest
+                opened = await sends.open_send(
+                    scope,
+                    session_id,
+                    lease,
+                    limits.lease_seconds,
+                    limits.max_concurrent_sends,
+                    content,
+                    request_id,
+                    METHOD,
+                    digest,
                 )
+                if opened is None:
+                    raise await leases.refusal(scope, session_id, request_id)
+                if not opened.remembered:
+                    raise RequestIdReused()  # taken meanwhile by a Create with the same id
+                await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
+                claim: leases.Claim | sends.Opened = opened
+                user = opened.user_message
+            elif record.method != METHOD or record.fingerprint != digest:
+                raise RequestIdReused()
+            elif record.reply_seq is not None:
+                return await _replay(scope, session_id, record.user_seq, record.reply_seq)
             else:
+                found = await leases.claim(
+                    scope,
+                    session_id,
+                    lease,
+                    limits.lease_seconds,
+                    request_id,
+                    limits.max_concurrent_sends,
+                )
+                if found is None:
+                    raise await leases.refusal(scope, session_id, request_id)
+                claim = found
                 user = await _message_at(scope, session_id, record.user_seq)
+            endpoint = self._registry.get(claim.endpoint, owner)
             turns = await history.context(
-                scope,
-                session_id,
-                user.seq,
-                self._limits.context_max_messages,
-                self._limits.context_max_bytes,
+                scope, session_id, user.seq, limits.context_max_messages, limits.context_max_bytes
             )
         return _Opened(
             owner=owner,
@@ -223,51 +233,27 @@ class SendOperations:
             turns=turns,
         )
 
-    async def _store_user_message(
-        self,
-        scope: Scope,
-        session_id: uuid.UUID,
-        seq: int | None,
-        content: str,
-        request_id: str,
-        digest: str,
-    ) -> Message:
-        assert seq is not None, "the claim reserved a seq"
-        user = await history.append(
-            scope, session_id, seq, Role.USER, content, MessageStatus.COMPLETE
-        )
-        if request_id and not await request_rows.claim(
-            scope, request_id, METHOD, digest, session_id, user_seq=seq
-        ):
-            raise RequestIdReused()  # taken meanwhile by a Create with the same id
-        await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
-        return user
-
     async def _relay(self, opened: _Opened, deadline: float | None) -> AsyncIterator[SendEvent]:
         heartbeat = self._spawn(self._heartbeat(opened))
         self._heartbeats.add(heartbeat)
         heartbeat.add_done_callback(self._heartbeats.discard)
         parts: list[str] = []
-        usage: Usage | None = None
         reply = self._upstream.reply(
             opened.endpoint, opened.model, opened.system_prompt, opened.turns, deadline
         )
         try:
-            async with aclosing(reply):
-                async for piece in reply:
-                    if isinstance(piece, Usage):
-                        usage = piece
-                        continue
-                    parts.append(piece)
-                    yield Delta(piece)
+            async with reply:
+                while (text := await reply.next()) is not None:
+                    parts.append(text)
+                    yield Delta(text)
         except (asyncio.CancelledError, GeneratorExit):
-            await self._finish(heartbeat, opened, parts, MessageStatus.INCOMPLETE, usage)
+            await self._finish(heartbeat, opened, parts, MessageStatus.INCOMPLETE, None)
             raise
         except BaseException:
             status = MessageStatus.INCOMPLETE if _expired(deadline) else MessageStatus.FAILED
-            await self._finish(heartbeat, opened, parts, status, usage)
+            await self._finish(heartbeat, opened, parts, status, None)
             raise
-        stored = await self._finish(heartbeat, opened, parts, MessageStatus.COMPLETE, usage)
+        stored = await self._finish(heartbeat, opened, parts, MessageStatus.COMPLETE, reply.usage)
         if stored is None:
             raise SessionBusy("the session's lease lapsed during the reply; it was not stored")
         yield Completed(stored)
@@ -297,13 +283,12 @@ class SendOperations:
                 if status is not MessageStatus.COMPLETE and not text:
                     await leases.release(scope, sid, opened.lease)
                     return None
-                seq = await leases.release_with_seq(scope, sid, opened.lease)
-                if seq is None:
+                reply = await sends.close_send(
+                    scope, sid, opened.lease, text, status, usage, opened.request_id
+                )
+                if reply is None:
                     log.warning("session %s: lease lost before the reply was stored", sid)
                     return None
-                reply = await history.append(scope, sid, seq, Role.ASSISTANT, text, status, usage)
-                if opened.request_id:
-                    await request_rows.set_reply(scope, opened.request_id, seq)
                 await event_rows.record(scope, sid, EventType.MESSAGE_ADDED)
                 return reply
         except Exception:

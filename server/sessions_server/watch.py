@@ -110,7 +110,8 @@ class WatchOperations:
 
 
 class Pruner:
-    """Deletes events older than `retention` seconds, every `interval` seconds."""
+    """Deletes events older than `retention` seconds, every `interval` seconds, over
+    its own engine (the maintenance role: the prune spans owners)."""
 
     def __init__(self, engine: AsyncEngine, retention: float, interval: float) -> None:
         self._engine = engine
@@ -125,6 +126,7 @@ class Pruner:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._engine.dispose()
 
     async def _run(self) -> None:
         while True:

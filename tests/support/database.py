@@ -18,13 +18,13 @@ from sessions_server import database
 from sqlalchemy.engine import make_url
 
 
-def _plain(url: str) -> str:
+def asyncpg_url(url: str) -> str:
     """The URL as asyncpg itself takes it (no SQLAlchemy driver suffix)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_plain(url))
+    connection = await asyncpg.connect(asyncpg_url(url))
     try:
         await connection.execute(statement)
     finally:
@@ -32,9 +32,10 @@ async def _admin(url: str, statement: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    """Yields the SQLAlchemy URL of an empty, migrated database."""
-    base = os.environ.get("SESSIONS_TEST_DATABASE_URL")
+def fresh_database(base: str | None = None) -> Iterator[str]:
+    """Yields the SQLAlchemy URL of an empty, migrated database, made on the server
+    at `base` (default: `SESSIONS_TEST_DATABASE_URL`) or else an embedded one."""
+    base = base or os.environ.get("SESSIONS_TEST_DATABASE_URL")
     if base is None:
         with tempfile.TemporaryDirectory(prefix="sessions-pg-") as folder:
             url = database.start_embedded(Path(folder))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sessions_server.models import MessageStatus, NewSession, Role
-from sessions_server.store import Scope
+from sessions_server.store import Store
 from sessions_server.store import sessions as session_rows
 from sessions_server.store.tables import messages, sessions
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +28,8 @@ async def add_messages(
 ) -> list[int]:
     """Appends user / assistant messages alternately; returns their seqs."""
     count = len(contents)
-    async with engine.begin() as connection:
+    async with Store(engine).scope(owner) as scope:
+        connection = scope.connection
         after: int = (
             await connection.execute(
                 sa.update(sessions)
@@ -63,7 +64,8 @@ async def add_messages(
 
 async def hold_lease(engine: AsyncEngine, owner: str, session_id: str, seconds: float) -> None:
     """Marks the session as held by a Send for `seconds` (negative: a lapsed lease)."""
-    async with engine.begin() as connection:
+    async with Store(engine).scope(owner) as scope:
+        connection = scope.connection
         await connection.execute(
             sa.update(sessions)
             .where(_session(owner, session_id))
@@ -77,7 +79,8 @@ async def hold_lease(engine: AsyncEngine, owner: str, session_id: str, seconds: 
 async def set_last_active(
     engine: AsyncEngine, owner: str, session_ids: Sequence[str], time: datetime
 ) -> None:
-    async with engine.begin() as connection:
+    async with Store(engine).scope(owner) as scope:
+        connection = scope.connection
         await connection.execute(
             sa.update(sessions)
             .where(
@@ -90,7 +93,6 @@ async def set_last_active(
 
 async def add_sessions(engine: AsyncEngine, owner: str, count: int) -> None:
     """`count` sessions named "bulk <i>", in one transaction (so all equally active)."""
-    async with engine.begin() as connection:
-        scope = Scope(connection, owner)
+    async with Store(engine).scope(owner) as scope:
         for i in range(count):
             await session_rows.insert(scope, NewSession(f"bulk {i}", "demo", "echo"))
