@@ -4,6 +4,7 @@ One database and one server per test run; each test gets its own owner, so tests
 do not see each other's sessions and need no cleanup.
 """
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from sessions_server.config import Settings
 
 from tests.support.database import fresh_database
 from tests.support.fake_upstream import API_KEY_ENV, MODEL, FakeUpstream
+
+# Every server a test starts (in process or as a process) reads this: the suite
+# runs several servers at once against one PostgreSQL and its 100 connections.
+os.environ.setdefault("SESSIONS_DB_POOL_SIZE", "4")
 
 pytest_plugins = [
     "tests.fixtures_upstream",

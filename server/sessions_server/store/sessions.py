@@ -125,7 +125,13 @@ def _filters(scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
     if query.starred_only:
         filters.append(sessions.c.starred.is_(True))
     if query.text:
-        filters.append(sessions.c.name.icontains(query.text, autoescape=True))
+        # A plain substring test: `%` and `_` are ordinary characters. Under row
+        # security PostgreSQL will not consult column statistics for ILIKE (not
+        # leakproof) and then prefers a full scan and sort; strpos keeps the page
+        # on the (owner, last_active_time, id) index.
+        filters.append(
+            sa.func.strpos(sa.func.lower(sessions.c.name), sa.func.lower(query.text)) > 0
+        )
     return filters
 
 
