@@ -18,6 +18,10 @@ from sessions_server.config import Settings
 
 from tests.support.database import fresh_database
 
+pytest_plugins = [
+    "tests.fixtures_clients",
+]
+
 if TYPE_CHECKING:
     Stub = pb_grpc.SessionServiceAsyncStub
 else:
