@@ -48,3 +48,32 @@ async def test_tls_with_system_roots_refuses_a_self_signed_server() -> None:
 def test_client_is_built_outside_an_event_loop() -> None:
     client = SessionsClient("127.0.0.1:1", owner="alice")
     assert client.address == "127.0.0.1:1"
+
+
+async def test_unavailable_create_is_retried_with_the_same_request_id() -> None:
+    async with (
+        scripted_server() as running,
+        SessionsClient(f"127.0.0.1:{running.port}") as client,
+    ):
+        session = await client.create("unavailable-1", "demo", request_id="create-once")
+        assert session.id == "create-once"
+        assert running.service.attempts["Create", "unavailable-1"] == 2
+
+
+async def test_send_refused_before_its_first_event_is_retried() -> None:
+    async with (
+        scripted_server() as running,
+        SessionsClient(f"127.0.0.1:{running.port}") as client,
+    ):
+        reply = await client.send_text("unavailable-1", "hello")
+        assert reply.content == "hello"
+        assert running.service.attempts["Send", "unavailable-1"] == 2
+
+
+async def test_watch_resumes_after_the_given_event() -> None:
+    async with (
+        scripted_server() as running,
+        SessionsClient(f"127.0.0.1:{running.port}") as client,
+    ):
+        events = [event.event_id async for event in client.watch(after_event_id=41)]
+        assert events == [42]

@@ -3,7 +3,8 @@
 The client's retry policy and deadlines only show against a server that fails or
 stalls when told to: the session id steers it, like grpc's own test servers.
 `unavailable-N` fails the first N attempts with UNAVAILABLE, `sleep-S` answers
-after S seconds. Every attempt is counted per method and id. It can listen with
+after S seconds (Create and List are steered by the name and the query). Every
+attempt is counted per method and steering string. It can listen with
 TLS, on a self-signed certificate for `localhost`.
 """
 
@@ -36,6 +37,30 @@ class ScriptedService(pb_grpc.SessionServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "scripted outage")
         if verb == "sleep":
             await asyncio.sleep(float(argument))
+
+    async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
+        await self._play("Create", request.name, context)
+        return pb.CreateResponse(session=pb.Session(id=request.request_id, name=request.name))
+
+    async def List(self, request: pb.ListRequest, context: Context) -> pb.ListResponse:
+        await self._play("List", request.query, context)
+        return pb.ListResponse()
+
+    async def Send(  # type: ignore[override]
+        self, request: pb.SendRequest, context: Context
+    ) -> AsyncIterator[pb.SendResponse]:
+        await self._play("Send", request.session_id, context)
+        message = pb.Message(seq=1, role=pb.ROLE_USER, content=request.content)
+        yield pb.SendResponse(started=pb.SendStarted(user_message=message))
+        yield pb.SendResponse(delta=pb.TextDelta(text=request.content))
+        reply = pb.Message(seq=2, role=pb.ROLE_ASSISTANT, content=request.content)
+        yield pb.SendResponse(completed=pb.SendCompleted(assistant_message=reply))
+
+    async def Watch(  # type: ignore[override]
+        self, request: pb.WatchRequest, context: Context
+    ) -> AsyncIterator[pb.WatchResponse]:
+        await self._play("Watch", str(request.after_event_id), context)
+        yield pb.WatchResponse(type=pb.EVENT_TYPE_CREATED, event_id=request.after_event_id + 1)
 
     async def Get(self, request: pb.GetRequest, context: Context) -> pb.GetResponse:
         await self._play("Get", request.session_id, context)
