@@ -154,7 +154,7 @@ async def test_call_without_identity_raises_unauthenticated(
     shared_client: SessionsClient,
 ) -> None:
     with pytest.raises(Unauthenticated) as raised:
-        await shared_client.with_identity().list()
+        await shared_client.list()
     assert raised.value.reason == "UNAUTHENTICATED"
 
 

@@ -66,11 +66,19 @@ class SessionsClient:
     def with_identity(
         self, *, token: str | None = None, owner: str | None = None, actor: str | None = None
     ) -> SessionsClient:
-        """A client on the same channel calling as someone else; closing it closes nothing."""
+        """A client on the same channel calling as someone else; closing it closes nothing.
+
+        What is not given is kept: `client.with_identity(actor="agent")` is the same
+        caller acting as an agent.
+        """
         view = object.__new__(SessionsClient)
         view._connection = self._connection
         view._owns_connection = False
-        view._identity = Identity(token=token, owner=owner, actor=actor)
+        view._identity = Identity(
+            token=token or self._identity.token,
+            owner=owner or self._identity.owner,
+            actor=actor or self._identity.actor,
+        )
         view.timeout = self.timeout
         view.send_timeout = self.send_timeout
         return view
