@@ -17,8 +17,10 @@ from sessions_server.endpoints import Registry
 from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
 from sessions_server.operations import SessionOperations
+from sessions_server.send import SendLimits, SendOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
+from sessions_server.upstream import Timeouts, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,14 @@ class App:
     port: int
     engine: AsyncEngine
     health: health_aio.HealthServicer
+    upstream: Upstream
+    sends: SendOperations
 
     async def stop(self, grace: float | None) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.sends.aclose()
+        await self.upstream.aclose()
         await self.engine.dispose()
 
 
@@ -63,7 +69,11 @@ async def build_server(settings: Settings, database_url: str) -> App:
         raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
-    service = SessionService(SessionOperations(store, registry), ManageOperations(store), registry)
+    upstream = _upstream(settings)
+    sends = SendOperations(store, registry, upstream, _send_limits(settings))
+    service = SessionService(
+        SessionOperations(store, registry), ManageOperations(store), sends, registry
+    )
 
     server = grpc.aio.server(
         interceptors=[CallInterceptor(auth)],
@@ -83,4 +93,25 @@ async def build_server(settings: Settings, database_url: str) -> App:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", SERVICE_NAME, port)
-    return App(server, port, engine, health_servicer)
+    return App(server, port, engine, health_servicer, upstream, sends)
+
+
+def _upstream(settings: Settings) -> Upstream:
+    timeouts = Timeouts(
+        connect=settings.upstream_connect_timeout,
+        first_token=settings.upstream_first_token_timeout,
+        idle=settings.upstream_idle_timeout,
+        total=settings.upstream_total_timeout,
+    )
+    return Upstream(timeouts, settings.upstream_retry_delay, settings.upstream_transport)
+
+
+def _send_limits(settings: Settings) -> SendLimits:
+    return SendLimits(
+        max_message_bytes=settings.max_message_bytes,
+        lease_seconds=settings.lease_seconds,
+        context_max_messages=settings.context_max_messages,
+        context_max_bytes=settings.context_max_bytes,
+        max_concurrent_sends=settings.max_concurrent_sends_per_owner,
+        longest_reply=settings.upstream_total_timeout + settings.lease_seconds,
+    )
