@@ -19,9 +19,8 @@ from sessions_server.config import Settings
 from tests.support.database import fresh_database
 from tests.support.fake_upstream import API_KEY_ENV, MODEL, FakeUpstream
 
-pytest_plugins = ["tests.fixtures_upstream"]
-
 pytest_plugins = [
+    "tests.fixtures_upstream",
     "tests.fixtures_clients",
 ]
 
