@@ -12,6 +12,7 @@ import pytest
 from sessions_server.app import App
 
 from tests.conftest import Owner
+from tests.support.fake_upstream import MODEL, FakeUpstream, Script
 
 SESSIONS = Path(sys.executable).parent / "sessions"
 
@@ -31,8 +32,8 @@ class Cli:
     address: str
     owner: str
 
-    async def __call__(self, *args: str, stdin: str | None = None) -> Ran:
-        process = await asyncio.create_subprocess_exec(
+    async def start(self, *args: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             SESSIONS,
             "--address",
             self.address,
@@ -43,6 +44,9 @@ class Cli:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+
+    async def __call__(self, *args: str, stdin: str | None = None) -> Ran:
+        process = await self.start(*args)
         out, err = await asyncio.wait_for(
             process.communicate(stdin.encode() if stdin else None), 30
         )
@@ -120,3 +124,27 @@ async def test_unreachable_server_is_unavailable(owner: Owner) -> None:
     ran = await Cli("127.0.0.1:1", owner.name)("--timeout", "3", "list")
     assert ran.code == 1
     assert ran.err.startswith("error: UNAVAILABLE UNAVAILABLE:")
+
+
+async def test_send_prints_the_reply_as_it_streams(cli: Cli, fake_upstream: FakeUpstream) -> None:
+    sid = (await cli("--json", "create", "live", "--model", MODEL)).json()["id"]
+    script = Script(tokens=4, delay=0.3)
+    process = await cli.start("send", sid, script.say())
+    assert process.stdout is not None
+    first = await asyncio.wait_for(process.stdout.read(64), 10)
+    assert first == b"tok0 "
+    assert process.returncode is None, "the first token came before the reply ended"
+    rest = await asyncio.wait_for(process.stdout.read(), 10)
+    assert await process.wait() == 0
+    assert (first + rest).decode() == script.reply + "\n"
+
+
+async def test_send_reads_the_message_from_standard_input(cli: Cli) -> None:
+    sid = (await cli("--json", "create", "piped", "--model", "demo@echo")).json()["id"]
+    ran = await cli("send", sid, "-", stdin="words from a pipe\n")
+    assert (ran.code, ran.out) == (0, "words from a pipe\n")
+    got = await cli("get", sid)
+    assert got.out.splitlines()[1:] == [
+        "  [1] user: words from a pipe",
+        "  [2] assistant: words from a pipe",
+    ]

@@ -60,7 +60,8 @@ async def get(client: SessionsClient, args: argparse.Namespace, out: Output) -> 
 
 
 async def send(client: SessionsClient, args: argparse.Namespace, out: Output) -> None:
-    content = sys.stdin.read() if args.message == "-" else args.message
+    # A piped message ends with a newline that is not part of it.
+    content = sys.stdin.read().removesuffix("\n") if args.message == "-" else args.message
     async for event in client.send(args.session_id, content, request_id=args.request_id):
         out.send_event(event)
 
