@@ -29,8 +29,10 @@ const message = "hello from go"
 func main() {
 	if err := run(os.Getenv("SESSIONS_ADDRESS")); err != nil {
 		fmt.Fprintln(os.Stderr, "smoke:", err)
+		fmt.Println("smoke: 0 passed, 1 failed")
 		os.Exit(1)
 	}
+	fmt.Println("smoke: 1 passed, 0 failed")
 }
 
 func run(address string) error {
