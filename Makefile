@@ -44,7 +44,7 @@ check-generated: proto
 	test -z "$$(git status --porcelain -- clients/python/src/sessions_client/_generated)"
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.send_stream
 
 clean:
 	rm -rf $(VENV) node_modules
