@@ -20,7 +20,8 @@ any text, or the process died) continues from the stored user message.
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -141,9 +142,9 @@ class SendOperations:
             yield Delta(opened.reply.content)
             yield Completed(opened.reply, replayed=True)
             return
-        yield Started(opened.user_message, opened.session_name)
-        async for event in self._relay(opened, deadline):
-            yield event
+        async with aclosing(self._relay(opened, deadline)) as events:
+            async for event in events:
+                yield event
 
     def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Runs `work` as a task of its own, kept until done (and awaited by aclose)."""
@@ -261,7 +262,9 @@ class SendOperations:
             raise await leases.refusal(scope, session_id, request_id)
         return claim, await _message_at(scope, session_id, user_seq)
 
-    async def _relay(self, opened: _Opened, deadline: float | None) -> AsyncIterator[SendEvent]:
+    async def _relay(
+        self, opened: _Opened, deadline: float | None
+    ) -> AsyncGenerator[SendEvent, None]:
         heartbeat = self._spawn(self._heartbeat(opened))
         self._heartbeats.add(heartbeat)
         heartbeat.add_done_callback(self._heartbeats.discard)
@@ -271,6 +274,8 @@ class SendOperations:
         )
         try:
             async with reply:
+                # The endpoint is asked already, while `started` goes out.
+                yield Started(opened.user_message, opened.session_name)
                 while (text := await reply.next()) is not None:
                     parts.append(text)
                     yield Delta(text)
