@@ -32,9 +32,10 @@ async def _admin(url: str, statement: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    """Yields the SQLAlchemy URL of an empty, migrated database."""
-    base = os.environ.get("SESSIONS_TEST_DATABASE_URL")
+def fresh_database(base: str | None = None) -> Iterator[str]:
+    """Yields the SQLAlchemy URL of an empty, migrated database, made on the server
+    at `base` (default: `SESSIONS_TEST_DATABASE_URL`) or else an embedded one."""
+    base = base or os.environ.get("SESSIONS_TEST_DATABASE_URL")
     if base is None:
         with tempfile.TemporaryDirectory(prefix="sessions-pg-") as folder:
             url = database.start_embedded(Path(folder))

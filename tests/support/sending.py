@@ -92,3 +92,37 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition still false after {seconds} s")
         await asyncio.sleep(interval)
+
+
+async def lease_free(stub: "Stub", owner: "Owner", session_id: str) -> bool:
+    """Whether no Send holds the session: a truncate that keeps everything is refused
+    SESSION_BUSY exactly while one does."""
+    try:
+        await stub.Manage(
+            pb.ManageRequest(session_id=session_id, truncate=pb.Truncate(keep_last=1000)),
+            metadata=owner.md,
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.ABORTED:
+            return False
+        raise
+    return True
+
+
+async def read(
+    call: "grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]",
+) -> pb.SendResponse:
+    """The next response of a call being read with `read()`; fails at the end."""
+    response = await call.read()
+    assert isinstance(response, pb.SendResponse), "the call ended"
+    return response
+
+
+async def read_rest(
+    call: "grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]",
+) -> list[pb.SendResponse]:
+    """The remaining responses of a call being read with `read()`."""
+    rest: list[pb.SendResponse] = []
+    while isinstance(response := await call.read(), pb.SendResponse):
+        rest.append(response)
+    return rest

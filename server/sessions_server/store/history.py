@@ -1,43 +1,12 @@
-"""A session's messages as Send reads and writes them: the context a model is
-sent, and the messages a Send adds."""
+"""The context a model is sent with a Send: the session's newest messages."""
 
 import uuid
 
 import sqlalchemy as sa
 
-from sessions_server.models import Message, MessageStatus, Role, Turn, Usage
+from sessions_server.models import Role, Turn
 from sessions_server.store.scope import Scope
 from sessions_server.store.tables import messages
-
-
-async def append(
-    scope: Scope,
-    session_id: uuid.UUID,
-    seq: int,
-    role: Role,
-    content: str,
-    status: MessageStatus,
-    usage: Usage | None = None,
-) -> Message:
-    """Stores a message at `seq`, which the caller reserved on the session."""
-    create_time = (
-        await scope.connection.execute(
-            sa.insert(messages)
-            .values(
-                owner=scope.owner,
-                session_id=session_id,
-                seq=seq,
-                role=int(role),
-                content=content,
-                status=int(status),
-                prompt_tokens=usage.prompt_tokens if usage else None,
-                completion_tokens=usage.completion_tokens if usage else None,
-                create_time=sa.func.now(),
-            )
-            .returning(messages.c.create_time)
-        )
-    ).scalar_one()
-    return Message(seq, role, content, status, create_time, usage)
 
 
 async def context(

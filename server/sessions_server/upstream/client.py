@@ -1,11 +1,11 @@
 """The client of every model endpoint: one pooled `httpx.AsyncClient`, timeouts,
 and retries before the first token.
 
-A reply is an async iterator of pieces: `str` for text as it arrives, then at most
-one `Usage`. Every wait is bounded by the earliest of: its own timeout (first
+A reply streams pieces: `str` for text as it arrives, then at most one `Usage`;
+`Reply` hands them out. Every wait is bounded by the earliest of: its own timeout (first
 token, then idle gap), the total timeout, and the caller's deadline. A failure
-raises an `UpstreamError`; closing the iterator closes the upstream request, so
-the model stops generating.
+raises an `UpstreamError`; closing the reply closes the upstream request, so the
+model stops generating.
 """
 
 import asyncio
@@ -23,10 +23,10 @@ from sessions_server.endpoints import Endpoint
 from sessions_server.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from sessions_server.models import Turn, Usage
 from sessions_server.upstream import echo, openai, policy
+from sessions_server.upstream.reply import Piece, Reply
 
 log = logging.getLogger(__name__)
 
-Piece = str | Usage
 Transport = Literal["aiohttp", "httpx"]
 
 # Connections stay open between Sends; many streams may run to one endpoint at once.
@@ -67,17 +67,17 @@ class Upstream:
         system_prompt: str,
         turns: Sequence[Turn],
         deadline: float | None,
-    ) -> AsyncGenerator[Piece, None]:
+    ) -> Reply:
         """The model's reply to `turns`; `deadline` is the caller's, in loop time."""
         if endpoint.is_echo:
-            return echo.reply(turns)
+            return Reply(echo.reply(turns))
         request = self._client.build_request(
             "POST",
             f"{endpoint.url}/chat/completions",
             json=openai.request_body(model, system_prompt, turns, endpoint.params),
             headers={**endpoint.request_headers(), "Accept": "text/event-stream"},
         )
-        return self._stream(request, endpoint.name, deadline)
+        return Reply(self._stream(request, endpoint.name, deadline))
 
     async def _stream(
         self, request: httpx.Request, endpoint: str, deadline: float | None
@@ -135,37 +135,35 @@ class Upstream:
     async def _pieces(
         self, response: httpx.Response, until: float, limit: float
     ) -> AsyncGenerator[Piece, None]:
+        # One timer for the whole reply, moved on as events come. `Reply` reads in a
+        # task of its own and never makes this generator wait at a `yield`, so the
+        # timer only ever runs while the endpoint is awaited.
         loop = asyncio.get_running_loop()
         events = EventSource(response).aiter_sse()
         usage: Usage | None = None
         began = finished = False
         try:
-            while True:
-                try:
-                    async with asyncio.timeout_at(until):
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise policy.Retryable(UpstreamTimeout()) from None
-                except (httpx.TransportError, SSEError):
-                    raise policy.Retryable(UpstreamUnavailable()) from None
-                if event.data == openai.DONE:
-                    finished = True
-                    break
-                if not event.data:  # an empty event, such as a keep-alive
-                    continue
-                try:
+            async with asyncio.timeout_at(until) as timer:
+                async for event in events:
+                    if event.data == openai.DONE:
+                        finished = True
+                        break
+                    if not event.data:  # an empty event, such as a keep-alive
+                        continue
                     chunk = openai.parse_chunk(event.data)
-                except UpstreamError as error:
-                    raise policy.Retryable(error) from None
-                finished = finished or chunk.finished
-                usage = chunk.usage or usage
-                began = began or bool(chunk.text)
-                if began:
-                    until = min(loop.time() + self._timeouts.idle, limit)
-                if chunk.text:
-                    yield chunk.text
+                    finished = finished or chunk.finished
+                    usage = chunk.usage or usage
+                    began = began or bool(chunk.text)
+                    if began:
+                        timer.reschedule(min(loop.time() + self._timeouts.idle, limit))
+                    if chunk.text:
+                        yield chunk.text
+        except TimeoutError:
+            raise policy.Retryable(UpstreamTimeout()) from None
+        except (httpx.TransportError, SSEError):
+            raise policy.Retryable(UpstreamUnavailable()) from None
+        except UpstreamError as error:
+            raise policy.Retryable(error) from None
         finally:
             await events.aclose()
         if not finished:
