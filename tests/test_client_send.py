@@ -8,7 +8,7 @@ from contextlib import aclosing
 import pytest
 from sessions_client import Aborted, DeadlineExceeded, InvalidArgument, NotFound, SessionsClient, pb
 
-from tests.support.fake_upstream import MODEL, FakeUpstream, Script, token
+from tests.support.fake_upstream import MODEL, FakeUpstream, Script
 from tests.support.sending import eventually
 
 
@@ -16,7 +16,10 @@ async def test_send_yields_started_deltas_and_completed(client: SessionsClient) 
     session = await client.create("echoes", "demo@echo")
     events = [event async for event in client.send(session.id, "hello brave new world")]
     kinds = [event.WhichOneof("event") for event in events]
-    assert kinds == ["started", "delta", "delta", "delta", "delta", "completed"]
+    # Pieces that arrive together may travel as one delta: count none.
+    assert kinds[0] == "started"
+    assert set(kinds[1:-1]) == {"delta"}
+    assert kinds[-1] == "completed"
     assert events[0].started.session_name == "echoes"
     assert events[0].started.user_message.content == "hello brave new world"
     assert "".join(e.delta.text for e in events[1:-1]) == "hello brave new world"
@@ -29,9 +32,10 @@ async def test_send_text_returns_the_stored_reply_and_reports_each_piece(
 ) -> None:
     session = await client.create("fake", MODEL)
     pieces: list[str] = []
-    reply = await client.send_text(session.id, Script(tokens=4).say(), on_delta=pieces.append)
-    assert pieces == [token(i) for i in range(4)]
-    assert reply.content == Script(tokens=4).reply
+    script = Script(tokens=4)
+    reply = await client.send_text(session.id, script.say(), on_delta=pieces.append)
+    assert pieces
+    assert "".join(pieces) == reply.content == script.reply
     got = await client.get(session.id, messages_limit=10)
     assert got.messages[-1] == reply
     assert got.session.message_count == 2

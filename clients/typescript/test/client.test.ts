@@ -44,10 +44,11 @@ test("create, send (streamed), list, fork and get", async () => {
   for await (const event of client.send(session.id, "hello from typescript")) {
     events.push(event);
   }
-  assert.deepEqual(
-    events.map((e) => e.event.case),
-    ["started", "delta", "delta", "delta", "completed"],
-  );
+  // Pieces that arrive together may travel as one delta: count none.
+  const kinds = events.map((e) => e.event.case);
+  assert.equal(kinds[0], "started");
+  assert.deepEqual(new Set(kinds.slice(1, -1)), new Set(["delta"]));
+  assert.equal(kinds.at(-1), "completed");
   const deltas = events.flatMap((e) => (e.event.case === "delta" ? [e.event.value.text] : []));
   assert.equal(deltas.join(""), "hello from typescript");
   const last = events.at(-1)!.event;
@@ -58,7 +59,7 @@ test("create, send (streamed), list, fork and get", async () => {
   const pieces: string[] = [];
   const reply = await client.sendText(session.id, "second turn", { onDelta: (t) => pieces.push(t) });
   assert.equal(reply.content, "second turn");
-  assert.deepEqual(pieces, ["second", " turn"]);
+  assert.equal(pieces.join(""), "second turn");
 
   const listed = await client.list({ query: "trip" });
   assert.equal(listed.totalSize, 1);
