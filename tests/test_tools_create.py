@@ -48,3 +48,9 @@ async def test_context_without_a_client_is_an_error() -> None:
     ctx: dict[str, Any] = {"session_id": "s"}
     result = await create_session.execute("x\ndemo", ctx)
     assert result == {"error": "The tool is not connected: ctx['client'] must be a SessionsClient"}
+
+
+async def test_context_with_a_malformed_principal_is_an_error(tool_ctx: ToolContext) -> None:
+    ctx: dict[str, Any] = {**tool_ctx, "principal": "alice"}
+    result = await create_session.execute("x\ndemo", ctx)
+    assert result == {"error": "ctx['principal'] must be a mapping with 'owner' or 'token'"}

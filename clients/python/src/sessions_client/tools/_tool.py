@@ -62,6 +62,8 @@ class Call:
         if not isinstance(client, SessionsClient):
             raise ToolError("The tool is not connected: ctx['client'] must be a SessionsClient")
         principal = ctx.get("principal") or {}
+        if not isinstance(principal, Mapping):
+            raise ToolError("ctx['principal'] must be a mapping with 'owner' or 'token'")
         agent = client.with_identity(
             token=principal.get("token"), owner=principal.get("owner"), actor=AGENT
         )
