@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures_upstream",
     "tests.fixtures_replicas",
     "tests.fixtures_identity",
+    "tests.fixtures_clients",
 ]
 
 if TYPE_CHECKING:

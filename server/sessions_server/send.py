@@ -1,7 +1,7 @@
 """Send: store the caller's message, stream the model's reply, store the reply.
 
     1. lease the session and store the user message    one transaction -> `started`
-    2. stream the reply from the model endpoint          a `delta` per piece; no database
+    2. stream the reply from the model endpoint          a `delta` as text arrives; no database
     3. store the reply, give the lease back              one transaction -> `completed`
 
 Whatever ends the call, the session's history stays whole. A reply cut short by
@@ -20,7 +20,8 @@ any text, or the process died) continues from the stored user message.
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -141,9 +142,9 @@ class SendOperations:
             yield Delta(opened.reply.content)
             yield Completed(opened.reply, replayed=True)
             return
-        yield Started(opened.user_message, opened.session_name)
-        async for event in self._relay(opened, deadline):
-            yield event
+        async with aclosing(self._relay(opened, deadline)) as events:
+            async for event in events:
+                yield event
 
     def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Runs `work` as a task of its own, kept until done (and awaited by aclose)."""
@@ -176,49 +177,28 @@ class SendOperations:
     ) -> _Opened | _Replay:
         digest = fingerprint(METHOD, [str(session_id), content]) if request_id else ""
         lease = uuid.uuid4()
-        limits = self._limits
         async with self._store.scope(owner) as scope:
             await leases.admit(scope)
             record = await request_rows.find(scope, request_id) if request_id else None
             if record is None:
-                opened = await sends.open_send(
-                    scope,
-                    session_id,
-                    lease,
-                    limits.lease_seconds,
-                    limits.max_concurrent_sends,
-                    content,
-                    request_id,
-                    METHOD,
-                    digest,
+                claim, user = await self._store_new(
+                    scope, session_id, lease, content, request_id, digest
                 )
-                if opened is None:
-                    raise await leases.refusal(scope, session_id, request_id)
-                if not opened.remembered:
-                    raise RequestIdReused()  # taken meanwhile by a Create with the same id
-                await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
-                claim: leases.Claim | sends.Opened = opened
-                user = opened.user_message
             elif record.method != METHOD or record.fingerprint != digest:
                 raise RequestIdReused()
             elif record.reply_seq is not None:
                 return await _replay(scope, session_id, record.user_seq, record.reply_seq)
             else:
-                found = await leases.claim(
-                    scope,
-                    session_id,
-                    lease,
-                    limits.lease_seconds,
-                    request_id,
-                    limits.max_concurrent_sends,
+                claim, user = await self._resume(
+                    scope, session_id, lease, request_id, record.user_seq
                 )
-                if found is None:
-                    raise await leases.refusal(scope, session_id, request_id)
-                claim = found
-                user = await _message_at(scope, session_id, record.user_seq)
             endpoint = self._registry.get(claim.endpoint, owner)
             turns = await history.context(
-                scope, session_id, user.seq, limits.context_max_messages, limits.context_max_bytes
+                scope,
+                session_id,
+                user.seq,
+                self._limits.context_max_messages,
+                self._limits.context_max_bytes,
             )
         return _Opened(
             owner=owner,
@@ -233,7 +213,58 @@ class SendOperations:
             turns=turns,
         )
 
-    async def _relay(self, opened: _Opened, deadline: float | None) -> AsyncIterator[SendEvent]:
+    async def _store_new(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID,
+        lease: uuid.UUID,
+        content: str,
+        request_id: str,
+        digest: str,
+    ) -> tuple[leases.Claim, Message]:
+        """Leases the session and stores the user message (a first call)."""
+        opened = await sends.open_send(
+            scope,
+            session_id,
+            lease,
+            self._limits.lease_seconds,
+            self._limits.max_concurrent_sends,
+            content,
+            request_id,
+            METHOD,
+            digest,
+        )
+        if opened is None:
+            raise await leases.refusal(scope, session_id, request_id)
+        if not opened.remembered:
+            raise RequestIdReused()  # taken meanwhile by a Create with the same id
+        await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
+        return opened.claim, opened.user_message
+
+    async def _resume(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID,
+        lease: uuid.UUID,
+        request_id: str,
+        user_seq: int | None,
+    ) -> tuple[leases.Claim, Message]:
+        """Leases the session for a repeat whose user message is stored, reply not."""
+        claim = await leases.claim(
+            scope,
+            session_id,
+            lease,
+            self._limits.lease_seconds,
+            request_id,
+            self._limits.max_concurrent_sends,
+        )
+        if claim is None:
+            raise await leases.refusal(scope, session_id, request_id)
+        return claim, await _message_at(scope, session_id, user_seq)
+
+    async def _relay(
+        self, opened: _Opened, deadline: float | None
+    ) -> AsyncGenerator[SendEvent, None]:
         heartbeat = self._spawn(self._heartbeat(opened))
         self._heartbeats.add(heartbeat)
         heartbeat.add_done_callback(self._heartbeats.discard)
@@ -243,6 +274,8 @@ class SendOperations:
         )
         try:
             async with reply:
+                # The endpoint is asked already, while `started` goes out.
+                yield Started(opened.user_message, opened.session_name)
                 while (text := await reply.next()) is not None:
                     parts.append(text)
                     yield Delta(text)

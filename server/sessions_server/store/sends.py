@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from sessions_server.models import Message, MessageStatus, Role, Usage
-from sessions_server.store.leases import FREE, within_cap
+from sessions_server.store.leases import FREE, Claim, within_cap
 from sessions_server.store.scope import Scope
 from sessions_server.store.tables import messages, request_ids, sessions
 
@@ -109,10 +109,7 @@ def _open_statement() -> sa.Select[Any]:
 
 @dataclass(frozen=True)
 class Opened:
-    name: str
-    model: str
-    endpoint: str
-    system_prompt: str
+    claim: Claim
     user_message: Message
     remembered: bool
     """Whether the request_id (if any) was recorded; False when another call has it."""
@@ -151,7 +148,8 @@ async def open_send(
         return None
     name, model, endpoint, system_prompt, seq, create_time, remembered = row
     user = Message(seq, Role.USER, content, MessageStatus.COMPLETE, create_time)
-    return Opened(name, model, endpoint, system_prompt, user, remembered == 1 or not request_id)
+    claim = Claim(name, model, endpoint, system_prompt)
+    return Opened(claim, user, remembered == 1 or not request_id)
 
 
 def _close_statement() -> sa.Select[Any]:
