@@ -1910,7 +1910,8 @@ type WatchRequest struct {
 	unknownFields protoimpl.UnknownFields
 
 	// Resume after this event (the event_id of the last event received); 0 = only
-	// new events. Older than the retained events: OUT_OF_RANGE EVENTS_EXPIRED.
+	// events committed after the watch is established. Older than the retained
+	// events: OUT_OF_RANGE EVENTS_EXPIRED.
 	AfterEventId int64 `protobuf:"varint,1,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
 }
 
@@ -1960,10 +1961,15 @@ type WatchResponse struct {
 	unknownFields protoimpl.UnknownFields
 
 	Type EventType `protobuf:"varint,1,opt,name=type,proto3,enum=sessions.v1.EventType" json:"type,omitempty"`
-	// The session after the change (as it was, for DELETED).
-	Session *Session               `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
-	Time    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
-	// Increasing id of the event; pass it as after_event_id to resume.
+	// The session as it is when the event is delivered (not a snapshot of the
+	// moment of the change: replayed events of one session all show its current
+	// state). For DELETED, and for any event of a session deleted since, only
+	// `id` is set: the session is gone.
+	Session *Session `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// When the change was made.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// Increasing id of the event; pass it as after_event_id to resume. Ids are
+	// not consecutive (they are shared with other callers' events).
 	EventId int64 `protobuf:"varint,4,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 }
 

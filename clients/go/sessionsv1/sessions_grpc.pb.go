@@ -63,10 +63,22 @@ type SessionServiceClient interface {
 	// delete while a Send streams).
 	Manage(ctx context.Context, in *ManageRequest, opts ...grpc.CallOption) (*ManageResponse, error)
 	// Streams changes to the caller's sessions as they happen, on any replica.
+	// Never another owner's.
 	//
-	// Errors: OUT_OF_RANGE EVENTS_EXPIRED when after_event_id is older than the
-	// retained events; UNAVAILABLE when the server shuts down (reconnect with the
-	// last event_id).
+	// Events arrive in event_id order, each once. With after_event_id the stream
+	// first replays the retained events after it, then continues live with no
+	// gap and no duplicate between the two. The response headers are sent once the
+	// watch is established: every event committed after that is delivered.
+	// Events are kept for SESSIONS_EVENTS_RETENTION (default 24 h). The stream
+	// survives a database restart (the events committed meanwhile follow once it
+	// is back) and does not end on its own otherwise.
+	//
+	// Errors: INVALID_ARGUMENT when after_event_id is negative or names no event
+	// of the caller; OUT_OF_RANGE EVENTS_EXPIRED when events after after_event_id
+	// are no longer retained (also mid-stream, for a reader that fell that far
+	// behind); UNAVAILABLE SHUTTING_DOWN when the server shuts down, and
+	// UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
+	// cases reconnect (to any replica) with the last event_id received.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (SessionService_WatchClient, error)
 }
 
@@ -228,10 +240,22 @@ type SessionServiceServer interface {
 	// delete while a Send streams).
 	Manage(context.Context, *ManageRequest) (*ManageResponse, error)
 	// Streams changes to the caller's sessions as they happen, on any replica.
+	// Never another owner's.
 	//
-	// Errors: OUT_OF_RANGE EVENTS_EXPIRED when after_event_id is older than the
-	// retained events; UNAVAILABLE when the server shuts down (reconnect with the
-	// last event_id).
+	// Events arrive in event_id order, each once. With after_event_id the stream
+	// first replays the retained events after it, then continues live with no
+	// gap and no duplicate between the two. The response headers are sent once the
+	// watch is established: every event committed after that is delivered.
+	// Events are kept for SESSIONS_EVENTS_RETENTION (default 24 h). The stream
+	// survives a database restart (the events committed meanwhile follow once it
+	// is back) and does not end on its own otherwise.
+	//
+	// Errors: INVALID_ARGUMENT when after_event_id is negative or names no event
+	// of the caller; OUT_OF_RANGE EVENTS_EXPIRED when events after after_event_id
+	// are no longer retained (also mid-stream, for a reader that fell that far
+	// behind); UNAVAILABLE SHUTTING_DOWN when the server shuts down, and
+	// UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
+	// cases reconnect (to any replica) with the last event_id received.
 	Watch(*WatchRequest, SessionService_WatchServer) error
 	mustEmbedUnimplementedSessionServiceServer()
 }

@@ -813,7 +813,8 @@ export const ManageResponseSchema: GenMessage<ManageResponse> = /*@__PURE__*/
 export type WatchRequest = Message$1<"sessions.v1.WatchRequest"> & {
   /**
    * Resume after this event (the event_id of the last event received); 0 = only
-   * new events. Older than the retained events: OUT_OF_RANGE EVENTS_EXPIRED.
+   * events committed after the watch is established. Older than the retained
+   * events: OUT_OF_RANGE EVENTS_EXPIRED.
    *
    * @generated from field: int64 after_event_id = 1;
    */
@@ -839,19 +840,25 @@ export type WatchResponse = Message$1<"sessions.v1.WatchResponse"> & {
   type: EventType;
 
   /**
-   * The session after the change (as it was, for DELETED).
+   * The session as it is when the event is delivered (not a snapshot of the
+   * moment of the change: replayed events of one session all show its current
+   * state). For DELETED, and for any event of a session deleted since, only
+   * `id` is set: the session is gone.
    *
    * @generated from field: sessions.v1.Session session = 2;
    */
   session?: Session | undefined;
 
   /**
+   * When the change was made.
+   *
    * @generated from field: google.protobuf.Timestamp time = 3;
    */
   time?: Timestamp | undefined;
 
   /**
-   * Increasing id of the event; pass it as after_event_id to resume.
+   * Increasing id of the event; pass it as after_event_id to resume. Ids are
+   * not consecutive (they are shared with other callers' events).
    *
    * @generated from field: int64 event_id = 4;
    */
@@ -1113,10 +1120,22 @@ export const SessionService: GenService<{
   },
   /**
    * Streams changes to the caller's sessions as they happen, on any replica.
+   * Never another owner's.
    *
-   * Errors: OUT_OF_RANGE EVENTS_EXPIRED when after_event_id is older than the
-   * retained events; UNAVAILABLE when the server shuts down (reconnect with the
-   * last event_id).
+   * Events arrive in event_id order, each once. With after_event_id the stream
+   * first replays the retained events after it, then continues live with no
+   * gap and no duplicate between the two. The response headers are sent once the
+   * watch is established: every event committed after that is delivered.
+   * Events are kept for SESSIONS_EVENTS_RETENTION (default 24 h). The stream
+   * survives a database restart (the events committed meanwhile follow once it
+   * is back) and does not end on its own otherwise.
+   *
+   * Errors: INVALID_ARGUMENT when after_event_id is negative or names no event
+   * of the caller; OUT_OF_RANGE EVENTS_EXPIRED when events after after_event_id
+   * are no longer retained (also mid-stream, for a reader that fell that far
+   * behind); UNAVAILABLE SHUTTING_DOWN when the server shuts down, and
+   * UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
+   * cases reconnect (to any replica) with the last event_id received.
    *
    * @generated from rpc sessions.v1.SessionService.Watch
    */
