@@ -163,13 +163,14 @@ async def _reachable(url: str) -> bool:
 
 
 @contextmanager
-def fake_upstream() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def fake_upstream() -> Iterator[str]:
+    """The fake model endpoint in a process of its own; yields its base URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.fake_upstream"], cwd=ROOT, stdout=subprocess.PIPE
     )
     try:
         assert process.stdout is not None
-        yield process.stdout.readline().decode().strip(), process
+        yield process.stdout.readline().decode().strip()
     finally:
         process.terminate()
         process.wait(10)
@@ -213,6 +214,30 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
         spy.wait(30)
 
 
+async def row_of(
+    http: aiohttp.ClientSession,
+    upstream: str,
+    stubs: dict[str, Stub],
+    servers: dict[str, ServerProcess],
+    delay: float,
+    concurrency: int,
+    profile: bool,
+) -> dict[str, object]:
+    """One line of the table: each way measured after a warm-up round."""
+    script = Script(tokens=TOKENS, delay=delay)
+    requests = max(10, concurrency * 2)
+    row: dict[str, object] = {"delay_ms": delay * 1000, "concurrency": concurrency}
+    await measure(direct(http, upstream, script), concurrency, concurrency)
+    row["direct"] = asdict(await measure(direct(http, upstream, script), concurrency, requests))
+    for transport, stub in stubs.items():
+        await measure(await through(stub, script, concurrency), concurrency, concurrency)
+        stream = await through(stub, script, requests)
+        heaviest = profile and transport == "aiohttp" and delay == 0 and concurrency == 64
+        with profiled(servers[transport].process.pid, heaviest):
+            row[transport] = asdict(await measure(stream, concurrency, requests))
+    return row
+
+
 async def run(url: str, upstream: str, folder: Path, profile: bool) -> list[dict[str, object]]:
     servers = await services(url, upstream, folder)
     rows: list[dict[str, object]] = []
@@ -222,32 +247,12 @@ async def run(url: str, upstream: str, folder: Path, profile: bool) -> list[dict
             grpc.aio.insecure_channel(servers["aiohttp"].address) as a,
             grpc.aio.insecure_channel(servers["httpx"].address) as h,
         ):
-            stubs = {
-                "aiohttp": pb_grpc.SessionServiceStub(a),
-                "httpx": pb_grpc.SessionServiceStub(h),
-            }
+            stubs: dict[str, Stub] = {"aiohttp": Stub(a), "httpx": Stub(h)}
             for delay in DELAYS:
                 for concurrency in CONCURRENCY:
-                    script = Script(tokens=TOKENS, delay=delay)
-                    requests = max(10, concurrency * 2)
-                    row: dict[str, object] = {"delay_ms": delay * 1000, "concurrency": concurrency}
-                    await measure(
-                        direct(http, upstream, script), concurrency, concurrency
-                    )  # warm-up
-                    row["direct"] = asdict(
-                        await measure(direct(http, upstream, script), concurrency, requests)
+                    rows.append(
+                        await row_of(http, upstream, stubs, servers, delay, concurrency, profile)
                     )
-                    for transport, stub in stubs.items():
-                        await measure(
-                            await through(stub, script, concurrency), concurrency, concurrency
-                        )
-                        stream = await through(stub, script, requests)
-                        heaviest = (
-                            profile and transport == "aiohttp" and delay == 0 and concurrency == 64
-                        )
-                        with profiled(servers[transport].process.pid, heaviest):
-                            row[transport] = asdict(await measure(stream, concurrency, requests))
-                    rows.append(row)
                     print(f"  measured {delay * 1000:.0f} ms x {concurrency}", flush=True)
     finally:
         for server in servers.values():
@@ -287,7 +292,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     with (
         database() as url,
-        fake_upstream() as (upstream, _),
+        fake_upstream() as upstream,
         tempfile.TemporaryDirectory(prefix="sessions-bench-") as folder,
     ):
         rows = uvloop.run(run(url, upstream, Path(folder), args.profile))

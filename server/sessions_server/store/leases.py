@@ -54,11 +54,15 @@ def _held(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> sa.ColumnEle
     return sa.and_(_mine(scope, session_id), sessions.c.lease_token == token)
 
 
+_ADMIT = sa.select(
+    sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(sa.bindparam("p_key", type_=sa.Text), 0))
+)
+
+
 async def admit(scope: Scope) -> None:
     """Queues the owner's Send admissions one behind another until the transaction
     ends, so that the count of Sends in flight cannot be raced past the cap."""
-    key = sa.func.hashtextextended(sa.literal(f"sessions.send:{scope.owner}"), 0)
-    await scope.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    await scope.connection.execute(_ADMIT, {"p_key": f"sessions.send:{scope.owner}"})
 
 
 async def claim(

@@ -24,6 +24,7 @@ from sessions_server.errors import UpstreamError, UpstreamTimeout, UpstreamUnava
 from sessions_server.models import Turn, Usage
 from sessions_server.upstream import echo, openai, policy
 from sessions_server.upstream.reply import Piece, Reply
+from sessions_server.upstream.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +136,15 @@ class Upstream:
     async def _pieces(
         self, response: httpx.Response, until: float, limit: float
     ) -> AsyncGenerator[Piece, None]:
-        # One timer for the whole reply, moved on as events come. `Reply` reads in a
-        # task of its own and never makes this generator wait at a `yield`, so the
-        # timer only ever runs while the endpoint is awaited.
+        # One watchdog for the whole reply, moved on as events come. `Reply` reads in
+        # a task of its own and never makes this generator wait at a `yield`, so the
+        # deadline only ever passes while the endpoint is awaited.
         loop = asyncio.get_running_loop()
         events = EventSource(response).aiter_sse()
         usage: Usage | None = None
         began = finished = False
         try:
-            async with asyncio.timeout_at(until) as timer:
+            with Watchdog(until) as watchdog:
                 async for event in events:
                     if event.data == openai.DONE:
                         finished = True
@@ -155,7 +156,7 @@ class Upstream:
                     usage = chunk.usage or usage
                     began = began or bool(chunk.text)
                     if began:
-                        timer.reschedule(min(loop.time() + self._timeouts.idle, limit))
+                        watchdog.deadline = min(loop.time() + self._timeouts.idle, limit)
                     if chunk.text:
                         yield chunk.text
         except TimeoutError:
