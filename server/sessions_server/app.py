@@ -101,7 +101,8 @@ async def build_server(settings: Settings, database_url: str) -> App:
         settings.events_prune_interval,
     )
     pruner.start()
-    upstream = _upstream(settings)
+    metrics = Metrics()
+    upstream = _upstream(settings, metrics)
     sends = SendOperations(store, registry, upstream, _send_limits(settings))
     service = SessionService(
         SessionOperations(store, registry),
@@ -111,7 +112,6 @@ async def build_server(settings: Settings, database_url: str) -> App:
         registry,
     )
 
-    metrics = Metrics()
     server = grpc.aio.server(
         interceptors=[CallInterceptor(auth, metrics)],
         options=transport.server_options(settings),
@@ -148,14 +148,14 @@ async def build_server(settings: Settings, database_url: str) -> App:
     )
 
 
-def _upstream(settings: Settings) -> Upstream:
+def _upstream(settings: Settings, metrics: Metrics) -> Upstream:
     timeouts = Timeouts(
         connect=settings.upstream_connect_timeout,
         first_token=settings.upstream_first_token_timeout,
         idle=settings.upstream_idle_timeout,
         total=settings.upstream_total_timeout,
     )
-    return Upstream(timeouts, settings.upstream_retry_delay, settings.upstream_transport)
+    return Upstream(timeouts, settings.upstream_retry_delay, settings.upstream_transport, metrics)
 
 
 def _send_limits(settings: Settings) -> SendLimits:

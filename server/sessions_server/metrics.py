@@ -63,6 +63,12 @@ class Metrics:
         self.rpcs.labels(method, code).inc()
         self.rpc_seconds.labels(method).observe(time.perf_counter() - started)
 
+    def first_token(self, endpoint: str, seconds: float) -> None:
+        self.upstream_first_token_seconds.labels(endpoint).observe(seconds)
+
+    def tokens(self, endpoint: str, count: int) -> None:
+        self.upstream_tokens.labels(endpoint).inc(count)
+
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Starts the HTTP exposition on `port` (0 picks one); returns the port."""
         server, thread = start_http_server(port, addr=host, registry=self.registry)

@@ -23,7 +23,7 @@ from sessions_server.endpoints import Endpoint
 from sessions_server.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from sessions_server.models import Turn, Usage
 from sessions_server.upstream import echo, openai, policy
-from sessions_server.upstream.reply import Piece, Reply
+from sessions_server.upstream.reply import Piece, Reply, ReplyObserver
 from sessions_server.upstream.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,16 @@ class Timeouts:
 class Upstream:
     """Streams replies from model endpoints; one per process, closed with it."""
 
-    def __init__(self, timeouts: Timeouts, retry_delay: float, transport: Transport) -> None:
+    def __init__(
+        self,
+        timeouts: Timeouts,
+        retry_delay: float,
+        transport: Transport,
+        observer: ReplyObserver | None = None,
+    ) -> None:
         self._timeouts = timeouts
         self._retry_delay = retry_delay
+        self._observer = observer
         self._client = httpx.AsyncClient(
             transport=(
                 AiohttpTransport(limits=_LIMITS)
@@ -71,14 +78,14 @@ class Upstream:
     ) -> Reply:
         """The model's reply to `turns`; `deadline` is the caller's, in loop time."""
         if endpoint.is_echo:
-            return Reply(echo.reply(turns))
+            return Reply(echo.reply(turns), endpoint.name, self._observer)
         request = self._client.build_request(
             "POST",
             f"{endpoint.url}/chat/completions",
             json=openai.request_body(model, system_prompt, turns, endpoint.params),
             headers={**endpoint.request_headers(), "Accept": "text/event-stream"},
         )
-        return Reply(self._stream(request, endpoint.name, deadline))
+        return Reply(self._stream(request, endpoint.name, deadline), endpoint.name, self._observer)
 
     async def _stream(
         self, request: httpx.Request, endpoint: str, deadline: float | None

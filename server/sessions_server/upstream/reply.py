@@ -7,9 +7,11 @@ gRPC message costs a write of its own).
 """
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from types import TracebackType
+from typing import Protocol
 
 from sessions_server.errors import UpstreamUnavailable
 from sessions_server.models import Usage
@@ -17,13 +19,28 @@ from sessions_server.models import Usage
 Piece = str | Usage
 
 
+class ReplyObserver(Protocol):
+    """Told how each reply went (the server's metrics)."""
+
+    def first_token(self, endpoint: str, seconds: float) -> None: ...
+
+    def tokens(self, endpoint: str, count: int) -> None: ...
+
+
 class Reply:
     """Use as `async with`: leaving closes the request to the endpoint."""
 
-    def __init__(self, pieces: AsyncGenerator[Piece, None]) -> None:
+    def __init__(
+        self,
+        pieces: AsyncGenerator[Piece, None],
+        endpoint: str = "",
+        observer: ReplyObserver | None = None,
+    ) -> None:
         self.usage: Usage | None = None
         """The endpoint's token counts, once the reply is over (None if it sent none)."""
         self._pieces = pieces
+        self._endpoint = endpoint
+        self._observer = observer
         self._arrived: list[str] = []
         self._failure: Exception | None = None
         self._over = False
@@ -60,12 +77,16 @@ class Reply:
         return None
 
     async def _read(self) -> None:
+        asked, texts = time.perf_counter(), 0
         try:
             async with aclosing(self._pieces):
                 async for piece in self._pieces:
                     if isinstance(piece, Usage):
                         self.usage = piece
                     else:
+                        if not texts and self._observer is not None:
+                            self._observer.first_token(self._endpoint, time.perf_counter() - asked)
+                        texts += 1
                         self._arrived.append(piece)
                     self._signal.set()
         except Exception as failure:
@@ -77,3 +98,7 @@ class Reply:
         finally:
             self._over = True
             self._signal.set()
+            if self._observer is not None and texts:
+                # The endpoint's own count when it gave one, else one per piece.
+                counted = self.usage.completion_tokens if self.usage else 0
+                self._observer.tokens(self._endpoint, counted or texts)
