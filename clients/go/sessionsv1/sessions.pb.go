@@ -1191,6 +1191,7 @@ func (x *SendStarted) GetSessionName() string {
 	return ""
 }
 
+// A piece of the reply: one or more tokens, in order.
 type TextDelta struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

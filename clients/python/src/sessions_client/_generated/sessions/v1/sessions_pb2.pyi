@@ -583,6 +583,8 @@ Global___SendStarted: _TypeAlias = SendStarted  # noqa: Y015
 
 @_typing.final
 class TextDelta(_message.Message):
+    """A piece of the reply: one or more tokens, in order."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TEXT_FIELD_NUMBER: _builtins.int

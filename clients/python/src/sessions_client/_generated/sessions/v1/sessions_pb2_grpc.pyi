@@ -70,9 +70,19 @@ class SessionServiceStub:
 
     The stream is `started` (the user message is durably stored), zero or more
     `delta`s (pieces of the reply, in order), then `completed` (the assistant
-    message as stored). Errors: NOT_FOUND SESSION_NOT_FOUND; INVALID_ARGUMENT for
+    message as stored). A delta may carry several tokens: those that arrived while
+    the previous delta was being sent go out together.
+
+    Retries to the endpoint happen only before its first token (connect errors,
+    408, 409, 429, 5xx; at most twice, honouring Retry-After, within the caller's
+    deadline). The context sent is the system prompt, then the stored messages in
+    order, newest kept within SESSIONS_CONTEXT_MAX_MESSAGES / _BYTES.
+
+    Errors: NOT_FOUND SESSION_NOT_FOUND; INVALID_ARGUMENT for
     blank, oversized or NUL-bearing content; ABORTED SESSION_BUSY while another
-    Send on the session streams (on any replica); ABORTED REQUEST_IN_PROGRESS for
+    Send on the session streams (on any replica); RESOURCE_EXHAUSTED
+    TOO_MANY_SENDS when the caller already has
+    SESSIONS_MAX_CONCURRENT_SENDS_PER_OWNER Sends streaming; ABORTED REQUEST_IN_PROGRESS for
     a repeat of a request_id that is still streaming; INVALID_ARGUMENT
     REQUEST_ID_REUSED for a request_id seen with other content;
     FAILED_PRECONDITION UPSTREAM_REJECTED when the endpoint refuses the request
@@ -154,9 +164,19 @@ class SessionServiceAsyncStub(SessionServiceStub):
 
     The stream is `started` (the user message is durably stored), zero or more
     `delta`s (pieces of the reply, in order), then `completed` (the assistant
-    message as stored). Errors: NOT_FOUND SESSION_NOT_FOUND; INVALID_ARGUMENT for
+    message as stored). A delta may carry several tokens: those that arrived while
+    the previous delta was being sent go out together.
+
+    Retries to the endpoint happen only before its first token (connect errors,
+    408, 409, 429, 5xx; at most twice, honouring Retry-After, within the caller's
+    deadline). The context sent is the system prompt, then the stored messages in
+    order, newest kept within SESSIONS_CONTEXT_MAX_MESSAGES / _BYTES.
+
+    Errors: NOT_FOUND SESSION_NOT_FOUND; INVALID_ARGUMENT for
     blank, oversized or NUL-bearing content; ABORTED SESSION_BUSY while another
-    Send on the session streams (on any replica); ABORTED REQUEST_IN_PROGRESS for
+    Send on the session streams (on any replica); RESOURCE_EXHAUSTED
+    TOO_MANY_SENDS when the caller already has
+    SESSIONS_MAX_CONCURRENT_SENDS_PER_OWNER Sends streaming; ABORTED REQUEST_IN_PROGRESS for
     a repeat of a request_id that is still streaming; INVALID_ARGUMENT
     REQUEST_ID_REUSED for a request_id seen with other content;
     FAILED_PRECONDITION UPSTREAM_REJECTED when the endpoint refuses the request
@@ -259,9 +279,19 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
 
         The stream is `started` (the user message is durably stored), zero or more
         `delta`s (pieces of the reply, in order), then `completed` (the assistant
-        message as stored). Errors: NOT_FOUND SESSION_NOT_FOUND; INVALID_ARGUMENT for
+        message as stored). A delta may carry several tokens: those that arrived while
+        the previous delta was being sent go out together.
+
+        Retries to the endpoint happen only before its first token (connect errors,
+        408, 409, 429, 5xx; at most twice, honouring Retry-After, within the caller's
+        deadline). The context sent is the system prompt, then the stored messages in
+        order, newest kept within SESSIONS_CONTEXT_MAX_MESSAGES / _BYTES.
+
+        Errors: NOT_FOUND SESSION_NOT_FOUND; INVALID_ARGUMENT for
         blank, oversized or NUL-bearing content; ABORTED SESSION_BUSY while another
-        Send on the session streams (on any replica); ABORTED REQUEST_IN_PROGRESS for
+        Send on the session streams (on any replica); RESOURCE_EXHAUSTED
+        TOO_MANY_SENDS when the caller already has
+        SESSIONS_MAX_CONCURRENT_SENDS_PER_OWNER Sends streaming; ABORTED REQUEST_IN_PROGRESS for
         a repeat of a request_id that is still streaming; INVALID_ARGUMENT
         REQUEST_ID_REUSED for a request_id seen with other content;
         FAILED_PRECONDITION UPSTREAM_REJECTED when the endpoint refuses the request
