@@ -69,7 +69,9 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping before each use (three round trips on every call): a dead
+        # connection fails one call as DatabaseUnavailable and the pool renews.
+        pool_recycle=1800,
         connect_args=connect_args,
     )
 

@@ -17,6 +17,7 @@
     ├── EventsExpired              OUT_OF_RANGE         EVENTS_EXPIRED
     ├── ShuttingDown               UNAVAILABLE          SHUTTING_DOWN
     ├── EventsUnavailable          UNAVAILABLE          EVENTS_UNAVAILABLE
+    ├── DatabaseUnavailable        UNAVAILABLE          DATABASE_UNAVAILABLE
     └── UpstreamError
         ├── UpstreamUnavailable    UNAVAILABLE          UPSTREAM_UNAVAILABLE
         ├── UpstreamRateLimited    RESOURCE_EXHAUSTED   UPSTREAM_RATE_LIMITED
@@ -156,6 +157,15 @@ class EventsUnavailable(ServiceError):
     code = "UNAVAILABLE"
     reason = "EVENTS_UNAVAILABLE"
     default_message = "events cannot be read now; reconnect with the last event_id"
+
+
+class DatabaseUnavailable(ServiceError):
+    """The database could not be reached (restarting, failing over, full); the call
+    changed nothing it did not commit, and a retry may succeed."""
+
+    code = "UNAVAILABLE"
+    reason = "DATABASE_UNAVAILABLE"
+    default_message = "the database is unavailable; retry"
 
 
 class UpstreamError(ServiceError):

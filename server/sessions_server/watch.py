@@ -23,7 +23,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sessions_server.auth import Principal
-from sessions_server.errors import EventsExpired, EventsUnavailable, InvalidArgument
+from sessions_server.errors import (
+    DatabaseUnavailable,
+    EventsExpired,
+    EventsUnavailable,
+    InvalidArgument,
+)
 from sessions_server.events import EventHub, Subscription
 from sessions_server.models import Event
 from sessions_server.store import Store
@@ -87,7 +92,7 @@ class WatchOperations:
         while True:
             try:
                 return await self._batch(subscription.owner, subscription.position)
-            except (DBAPIError, OSError) as error:
+            except DatabaseUnavailable as error:
                 if time.monotonic() > deadline:
                     raise EventsUnavailable() from error
                 log.warning("watcher cannot read events (%s); retry in %.1f s", error, delay)

@@ -11,8 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sessions_server.errors import DatabaseUnavailable
 
 # One constant statement, so asyncpg prepares it once per connection.
 _SET_OWNER = sa.select(sa.func.set_config("sessions.owner", sa.bindparam("owner"), True))
@@ -30,7 +34,38 @@ class Store:
 
     @asynccontextmanager
     async def scope(self, owner: str) -> AsyncIterator[Scope]:
-        """One transaction of `owner`: committed on success, rolled back on error."""
-        async with self.engine.begin() as connection:
-            await connection.execute(_SET_OWNER, {"owner": owner})
-            yield Scope(connection, owner)
+        """One transaction of `owner`: committed on success, rolled back on error.
+
+        Losing the database (a restart, a failover, no connection to be had) is
+        `DatabaseUnavailable`. The pool is not pinged before each use (that costs
+        three round trips); a connection found dead fails its one call, and
+        SQLAlchemy then replaces every pooled connection older than the failure.
+        """
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(_SET_OWNER, {"owner": owner})
+                yield Scope(connection, owner)
+        except DBAPIError as error:
+            if _database_lost(error):
+                raise DatabaseUnavailable() from error
+            raise
+        except OSError as error:
+            raise DatabaseUnavailable() from error
+
+
+_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def _database_lost(error: DBAPIError) -> bool:
+    if error.connection_invalidated:
+        return True
+    cause = error.orig.__cause__ if error.orig is not None else None
+    return isinstance(cause, _LOST)

@@ -1,0 +1,73 @@
+"""A restart of PostgreSQL under a running server: calls made while it is down are
+UNAVAILABLE `DATABASE_UNAVAILABLE` (never INTERNAL), nothing committed is lost, and
+the server serves again once the database is back, without being restarted."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from sessions_client import pb, pb_grpc
+from sessions_server import database
+from sessions_server.app import App, build_server
+from sessions_server.config import Settings
+
+from tests.conftest import Owner, Stub
+from tests.support.cluster import Cluster, throwaway_cluster
+from tests.support.rpc import reason
+
+UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[Cluster]:
+    with throwaway_cluster() as cluster:
+        await asyncio.to_thread(database.migrate, cluster.url)
+        yield cluster
+
+
+@pytest.fixture
+async def served(cluster: Cluster, settings: Settings) -> AsyncIterator[Stub]:
+    app: App = await build_server(
+        settings.model_copy(update={"database_url": cluster.url}), cluster.url
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        yield pb_grpc.SessionServiceStub(channel)
+    await app.stop(None)
+
+
+async def _get_once_back(stub: Stub, owner: Owner, session_id: str) -> pb.GetResponse:
+    """Get, retried while the database is unavailable (as clients retry UNAVAILABLE)."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return await stub.Get(
+                pb.GetRequest(session_id=session_id, messages_limit=10), metadata=owner.md
+            )
+        except grpc.aio.AioRpcError as error:
+            if reason(error) != UNAVAILABLE or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def test_calls_during_a_database_restart_are_unavailable_and_nothing_is_lost(
+    served: Stub, cluster: Cluster, owner: Owner
+) -> None:
+    created = await served.Create(pb.CreateRequest(name="kept", model="m"), metadata=owner.md)
+    await served.Send(
+        pb.SendRequest(session_id=created.session.id, content="remember this"),
+        metadata=owner.md,
+    ).read()  # `started`: the user message is committed
+
+    await asyncio.to_thread(cluster.stop)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await served.Create(pb.CreateRequest(name="lost", model="m"), metadata=owner.md)
+    assert reason(raised.value) == UNAVAILABLE
+    await asyncio.to_thread(cluster.start)
+
+    got = await _get_once_back(served, owner, created.session.id)
+    assert got.session.name == "kept"
+    assert got.messages[0].content == "remember this"
+    listed = await served.List(pb.ListRequest(), metadata=owner.md)
+    assert [s.name for s in listed.sessions] == ["kept"]
