@@ -13,6 +13,7 @@ leniently here and refused as INVALID_ARGUMENT once the caller is authenticated.
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
 from typing import Any, TypeAlias
 
 import grpc
@@ -79,21 +80,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             unary: Any = handler.unary_unary
 
             async def unary_unary(request: Any, context: Context) -> Any:
-                started, code = time.perf_counter(), "OK"
-                try:
+                async with _Outcome(method, context, metrics):
                     principal_var.set(authenticate(metadata))
                     return await unary(_checked(request), context)
-                except ServiceError as error:
-                    code = error.code
-                    await abort_with(context, error)
-                except (grpc.aio.AbortError, asyncio.CancelledError):
-                    code = "CANCELLED"
-                    raise
-                except Exception:
-                    code = "INTERNAL"
-                    await abort_unexpected(context, method)
-                finally:
-                    metrics.rpc_done(method, code, started)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, _lenient(handler.request_deserializer), handler.response_serializer
@@ -102,25 +91,48 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             stream: Any = handler.unary_stream
 
             async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
-                started, code = time.perf_counter(), "OK"
-                try:
+                async with _Outcome(method, context, metrics):
                     with metrics.stream_open(method):
                         principal_var.set(authenticate(metadata))
                         async for response in stream(_checked(request), context):
                             yield response
-                except ServiceError as error:
-                    code = error.code
-                    await abort_with(context, error)
-                except (grpc.aio.AbortError, asyncio.CancelledError):
-                    code = "CANCELLED"
-                    raise
-                except Exception:
-                    code = "INTERNAL"
-                    await abort_unexpected(context, method)
-                finally:
-                    metrics.rpc_done(method, code, started)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, _lenient(handler.request_deserializer), handler.response_serializer
             )
         raise TypeError(f"{method}: only unary-unary and unary-stream methods are served")
+
+
+class _Outcome:
+    """Around one call: turns what its handler raised into the call's status, and
+    counts the call by method and code."""
+
+    __slots__ = ("_context", "_method", "_metrics", "_started")
+
+    def __init__(self, method: str, context: Context, metrics: Metrics) -> None:
+        self._method = method
+        self._context = context
+        self._metrics = metrics
+        self._started = time.perf_counter()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        failure: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        code = "OK"
+        try:
+            if isinstance(failure, ServiceError):
+                code = failure.code
+                await abort_with(self._context, failure)
+            elif isinstance(failure, grpc.aio.AbortError | asyncio.CancelledError | GeneratorExit):
+                code = "CANCELLED"
+            elif isinstance(failure, Exception):
+                code = "INTERNAL"
+                await abort_unexpected(self._context, self._method, failure)
+        finally:
+            self._metrics.rpc_done(self._method, code, self._started)

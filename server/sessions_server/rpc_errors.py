@@ -52,9 +52,13 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: Service
     await _abort(context, to_status(error))
 
 
-async def abort_unexpected(context: grpc.aio.ServicerContext[Any, Any], method: str) -> NoReturn:
-    """Logs the exception being handled and ends the call INTERNAL."""
+async def abort_unexpected(
+    context: grpc.aio.ServicerContext[Any, Any], method: str, failure: BaseException
+) -> NoReturn:
+    """Logs `failure` with a correlation id and ends the call INTERNAL."""
     correlation_id = uuid.uuid4().hex
-    log.exception("unexpected error in %s (correlation id %s)", method, correlation_id)
+    log.error(
+        "unexpected error in %s (correlation id %s)", method, correlation_id, exc_info=failure
+    )
     error = ServiceError(f"internal error (correlation id {correlation_id})")
     await _abort(context, to_status(error, {"correlation_id": correlation_id}))
