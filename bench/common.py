@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -356,3 +357,35 @@ async def server_process(
             yield server
         finally:
             server.stop()
+
+
+@asynccontextmanager
+async def child_process(
+    command: Sequence[str],
+    ready: Callable[[], Awaitable[bool]],
+    env: Mapping[str, str] | None = None,
+    seconds: float = 60.0,
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`command` running (its output in a temporary log) once `ready()` says so;
+    terminated when the block ends. A process that exits or is not ready within
+    `seconds` fails with its log."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            deadline = time.monotonic() + seconds
+            while not await ready():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    output = log.read().decode(errors="replace")[-4000:]
+                    raise RuntimeError(f"{command[0]} … did not start:\n{output}")
+                await asyncio.sleep(0.2)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
