@@ -17,6 +17,9 @@ from sessions_server.app import App, build_server
 from sessions_server.config import Settings
 
 from tests.support.database import fresh_database
+from tests.support.fake_upstream import API_KEY_ENV, MODEL, FakeUpstream
+
+pytest_plugins = ["tests.fixtures_upstream"]
 
 if TYPE_CHECKING:
     Stub = pb_grpc.SessionServiceAsyncStub
@@ -31,14 +34,21 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def endpoints_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def endpoints_file(tmp_path_factory: pytest.TempPathFactory, fake_upstream: FakeUpstream) -> Path:
     path = tmp_path_factory.mktemp("registry") / "endpoints.toml"
     path.write_text(
-        """
+        f"""
 [endpoints.team]
 url = "http://127.0.0.1:9/v1"
 models = ["team-model"]
 owners = ["team-owner"]
+
+[endpoints.fake]
+url = "{fake_upstream.url}"
+models = ["{MODEL}"]
+api_key_env = "{API_KEY_ENV}"
+headers = {{ "X-Team" = "core" }}
+params = {{ temperature = 0.25 }}
 """
     )
     return path
@@ -52,6 +62,7 @@ def settings(database_url: str, endpoints_file: Path) -> Settings:
         auth="insecure",
         endpoints_file=endpoints_file,
         shutdown_grace=1.0,
+        upstream_retry_delay=0.02,
     )
 
 

@@ -18,8 +18,10 @@ from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
 from sessions_server.metrics import Metrics
 from sessions_server.operations import SessionOperations
+from sessions_server.send import SendLimits, SendOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
+from sessions_server.upstream import Timeouts, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,14 @@ class App:
     health: health_aio.HealthServicer
     metrics: Metrics
     metrics_port: int | None
+    upstream: Upstream
+    sends: SendOperations
 
     async def stop(self, grace: float | None) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.sends.aclose()
+        await self.upstream.aclose()
         await self.engine.dispose()
         self.metrics.close()
 
@@ -67,7 +73,11 @@ async def build_server(settings: Settings, database_url: str) -> App:
         raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
-    service = SessionService(SessionOperations(store, registry), ManageOperations(store), registry)
+    upstream = _upstream(settings)
+    sends = SendOperations(store, registry, upstream, _send_limits(settings))
+    service = SessionService(
+        SessionOperations(store, registry), ManageOperations(store), sends, registry
+    )
 
     metrics = Metrics()
     server = grpc.aio.server(
@@ -94,4 +104,25 @@ async def build_server(settings: Settings, database_url: str) -> App:
             settings.metrics_port, listen_host(settings.listen).strip("[]")
         )
         log.info("metrics on port %d", metrics_port)
-    return App(server, port, engine, health_servicer, metrics, metrics_port)
+    return App(server, port, engine, health_servicer, metrics, metrics_port, upstream, sends)
+
+
+def _upstream(settings: Settings) -> Upstream:
+    timeouts = Timeouts(
+        connect=settings.upstream_connect_timeout,
+        first_token=settings.upstream_first_token_timeout,
+        idle=settings.upstream_idle_timeout,
+        total=settings.upstream_total_timeout,
+    )
+    return Upstream(timeouts, settings.upstream_retry_delay, settings.upstream_transport)
+
+
+def _send_limits(settings: Settings) -> SendLimits:
+    return SendLimits(
+        max_message_bytes=settings.max_message_bytes,
+        lease_seconds=settings.lease_seconds,
+        context_max_messages=settings.context_max_messages,
+        context_max_bytes=settings.context_max_bytes,
+        max_concurrent_sends=settings.max_concurrent_sends_per_owner,
+        longest_reply=settings.upstream_total_timeout + settings.lease_seconds,
+    )

@@ -65,6 +65,40 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=10.0, ge=0)
     """Seconds streaming calls get to finish after SIGTERM."""
 
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to open a connection to a model endpoint."""
+
+    upstream_first_token_timeout: float = Field(default=120.0, gt=0)
+    """Seconds from sending a request to its first token. Generous: servers queue
+    requests (llama.cpp serves one at a time) before they start answering."""
+
+    upstream_idle_timeout: float = Field(default=60.0, gt=0)
+    """Longest silence between two events of a reply once it has begun."""
+
+    upstream_total_timeout: float = Field(default=600.0, gt=0)
+    """Longest whole reply, first byte to last."""
+
+    upstream_retry_delay: float = Field(default=0.5, ge=0)
+    """Base of the jittered exponential backoff between attempts (doubling each time)."""
+
+    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """What carries the upstream client's requests: aiohttp (measured faster by
+    `make bench`) or httpx's own transport."""
+
+    lease_seconds: float = Field(default=30.0, gt=0)
+    """How long a Send's hold on its session lasts unless renewed; a crashed
+    process's hold lapses after this."""
+
+    context_max_messages: int = Field(default=200, gt=0)
+    """Most stored messages sent to the model with a Send (newest kept)."""
+
+    context_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    """Most UTF-8 bytes of stored messages sent with a Send (newest kept; the new
+    message itself always goes)."""
+
+    max_concurrent_sends_per_owner: int = Field(default=8, gt=0)
+    """Sends one owner may stream at once, across all replicas."""
+
     def auth_mode(self) -> Literal["jwt", "insecure"]:
         if self.auth is not None:
             return self.auth

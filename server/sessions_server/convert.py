@@ -5,7 +5,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from sessions_client import pb
 
-from sessions_server import manage
+from sessions_server import manage, send
 from sessions_server.endpoints import Registry
 from sessions_server.errors import InvalidArgument
 from sessions_server.models import ArchivedFilter, ListQuery, Message, Session
@@ -48,6 +48,25 @@ def message(record: Message) -> pb.Message:
         converted.usage.prompt_tokens = record.usage.prompt_tokens
         converted.usage.completion_tokens = record.usage.completion_tokens
     return converted
+
+
+def send_response(event: send.SendEvent) -> pb.SendResponse:
+    match event:
+        case send.Delta(text):
+            return pb.SendResponse(delta=pb.TextDelta(text=text))
+        case send.Started(user_message, session_name):
+            return pb.SendResponse(
+                started=pb.SendStarted(
+                    user_message=message(user_message), session_name=session_name
+                )
+            )
+        case send.Completed(assistant_message, replayed):
+            return pb.SendResponse(
+                completed=pb.SendCompleted(
+                    assistant_message=message(assistant_message), replayed=replayed
+                )
+            )
+    raise AssertionError(f"unhandled event {event!r}")
 
 
 _ARCHIVED = {

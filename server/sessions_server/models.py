@@ -102,3 +102,11 @@ class Page:
     sessions: list[Session]
     next_cursor: Cursor | None
     total_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of the context a model is sent."""
+
+    role: Role
+    content: str

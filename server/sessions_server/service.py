@@ -4,7 +4,9 @@ No SQL and no HTTP here. Domain errors propagate as exceptions and become status
 in `interceptor` / `rpc_errors`; the principal comes from `auth.current_principal`.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -15,6 +17,7 @@ from sessions_server.auth import current_principal
 from sessions_server.endpoints import Registry
 from sessions_server.manage import ManageOperations
 from sessions_server.operations import CreateInput, SessionOperations
+from sessions_server.send import SendInput, SendOperations
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -24,10 +27,12 @@ class SessionService(pb_grpc.SessionServiceServicer):
         self,
         sessions: SessionOperations,
         manage: ManageOperations,
+        send: SendOperations,
         registry: Registry,
     ) -> None:
         self._sessions = sessions
         self._manage = manage
+        self._send = send
         self._registry = registry
 
     async def Create(self, request: pb.CreateRequest, context: Context) -> pb.CreateResponse:
@@ -83,8 +88,16 @@ class SessionService(pb_grpc.SessionServiceServicer):
     async def Send(  # type: ignore[override]
         self, request: pb.SendRequest, context: Context
     ) -> AsyncIterator[pb.SendResponse]:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Send is not available yet")
-        yield pb.SendResponse()
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        events = self._send.send(
+            current_principal(),
+            SendInput(request.session_id, request.content, request.request_id),
+            deadline,
+        )
+        async with aclosing(events):
+            async for event in events:
+                yield convert.send_response(event)
 
     async def Watch(  # type: ignore[override]
         self, request: pb.WatchRequest, context: Context

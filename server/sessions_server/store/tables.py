@@ -31,12 +31,15 @@ sessions = sa.Table(
     # A Send in flight holds the session: the holder's token and when it lapses.
     sa.Column("lease_token", UUID(as_uuid=True)),
     sa.Column("lease_expires", sa.DateTime(timezone=True)),
+    # The request_id of the Send holding the lease, if it has one.
+    sa.Column("lease_request_id", sa.Text),
     sa.Index(
         "sessions_owner_activity",
         "owner",
         sa.text("last_active_time DESC"),
         sa.text("id DESC"),
     ),
+    sa.Index("sessions_owner_leased", "owner", postgresql_where=sa.text("lease_token IS NOT NULL")),
 )
 
 messages = sa.Table(

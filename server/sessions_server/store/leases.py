@@ -1,0 +1,159 @@
+"""Leases: a Send's hold on its session, taken, renewed and given back by row updates.
+
+A lease is `sessions.lease_token` with `lease_expires`. Taking one is a single
+conditional UPDATE (the lease is free or lapsed), so replicas racing for a session
+cannot both win: PostgreSQL re-checks the condition on the row the loser waited
+for. A process that dies holding a lease holds it only until `lease_expires`,
+which a live holder keeps pushing forward.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from sessions_server.errors import (
+    RequestInProgress,
+    ServiceError,
+    SessionBusy,
+    SessionNotFound,
+    TooManySends,
+)
+from sessions_server.store.scope import Scope
+from sessions_server.store.sessions import BUSY
+from sessions_server.store.tables import sessions
+
+_NOW = sa.func.clock_timestamp()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The leased session, as a Send needs it."""
+
+    name: str
+    model: str
+    endpoint: str
+    system_prompt: str
+    seq: int | None
+    """The seq reserved for a new message, when one was asked for."""
+
+
+def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.and_(sessions.c.owner == scope.owner, sessions.c.id == session_id)
+
+
+def _held(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.and_(_mine(scope, session_id), sessions.c.lease_token == token)
+
+
+async def admit(scope: Scope) -> None:
+    """Queues the owner's Send admissions one behind another until the transaction
+    ends, so that the count of Sends in flight cannot be raced past the cap."""
+    key = sa.func.hashtextextended(sa.literal(f"sessions.send:{scope.owner}"), 0)
+    await scope.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+async def claim(
+    scope: Scope,
+    session_id: uuid.UUID,
+    token: uuid.UUID,
+    seconds: float,
+    request_id: str,
+    cap: int,
+    *,
+    reserve_seq: bool,
+) -> Claim | None:
+    """Leases the session if it is free and the owner has fewer than `cap` Sends in
+    flight; with `reserve_seq`, also takes the seq of a new message and counts it.
+    None when refused (`refusal` says why)."""
+    in_flight = (
+        sa.select(sa.func.count()).where(sessions.c.owner == scope.owner, BUSY).scalar_subquery()
+    )
+    values: dict[str, object] = {
+        "lease_token": token,
+        "lease_expires": _NOW + timedelta(seconds=seconds),
+        "lease_request_id": request_id or None,
+    }
+    if reserve_seq:
+        values.update(
+            next_seq=sessions.c.next_seq + 1,
+            message_count=sessions.c.message_count + 1,
+            last_active_time=sa.func.now(),
+        )
+    row = (
+        await scope.connection.execute(
+            sa.update(sessions)
+            .where(_mine(scope, session_id), sa.not_(BUSY), in_flight < cap)
+            .values(values)
+            .returning(
+                sessions.c.name,
+                sessions.c.model,
+                sessions.c.endpoint,
+                sessions.c.system_prompt,
+                sessions.c.next_seq - 1,
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    name, model, endpoint, system_prompt, seq = row
+    return Claim(name, model, endpoint, system_prompt, seq if reserve_seq else None)
+
+
+async def refusal(scope: Scope, session_id: uuid.UUID, request_id: str) -> ServiceError:
+    """Why `claim` refused: no such session, a Send holds it, or too many Sends."""
+    row = (
+        await scope.connection.execute(
+            sa.select(BUSY, sessions.c.lease_request_id).where(_mine(scope, session_id))
+        )
+    ).one_or_none()
+    if row is None:
+        return SessionNotFound()
+    busy, holder = row
+    if not busy:
+        return TooManySends()
+    if request_id and holder == request_id:
+        return RequestInProgress()
+    return SessionBusy()
+
+
+async def renew(scope: Scope, session_id: uuid.UUID, token: uuid.UUID, seconds: float) -> bool:
+    """Pushes the lease's expiry forward; False when it is no longer ours."""
+    result = await scope.connection.execute(
+        sa.update(sessions)
+        .where(_held(scope, session_id, token))
+        .values(lease_expires=_NOW + timedelta(seconds=seconds))
+    )
+    return result.rowcount == 1
+
+
+async def release(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> None:
+    """Gives the lease back, if it is still ours."""
+    await scope.connection.execute(
+        sa.update(sessions)
+        .where(_held(scope, session_id, token))
+        .values(lease_token=None, lease_expires=None, lease_request_id=None)
+    )
+
+
+async def release_with_seq(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> int | None:
+    """Gives the lease back and takes the seq of one more message, counting it and
+    marking the session active. None when the lease is no longer ours: its Send
+    may not write any more."""
+    seq: int | None = (
+        await scope.connection.execute(
+            sa.update(sessions)
+            .where(_held(scope, session_id, token))
+            .values(
+                lease_token=None,
+                lease_expires=None,
+                lease_request_id=None,
+                next_seq=sessions.c.next_seq + 1,
+                message_count=sessions.c.message_count + 1,
+                last_active_time=sa.func.now(),
+            )
+            .returning(sessions.c.next_seq - 1)
+        )
+    ).scalar_one_or_none()
+    return seq

@@ -1,0 +1,86 @@
+"""Send refuses bad input with a clear status and stores nothing."""
+
+import grpc
+import pytest
+from sessions_client import pb
+
+from tests.conftest import Owner, Stub
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.rpc import field_violations, reason
+from tests.support.sending import messages, new_session, read, send_until_error
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "   \n\t ",
+        "nul\x00inside",
+        "x" * (MAX_MESSAGE_BYTES + 1),
+        "é" * (MAX_MESSAGE_BYTES // 2 + 1),
+    ],
+    ids=["empty", "blank", "nul", "too-long", "too-many-bytes"],
+)
+async def test_bad_content_is_invalid_argument_and_stores_nothing(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream, content: str
+) -> None:
+    session = await new_session(stub, owner)
+    seen = len(fake_upstream.requests)
+
+    responses, error = await send_until_error(stub, owner, session.id, content)
+
+    assert reason(error) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert field_violations(error) == ["content"]
+    assert responses == []
+    assert await messages(stub, owner, session.id) == []
+    assert len(fake_upstream.requests) == seen
+
+
+async def test_content_at_the_limit_is_accepted(stub: Stub, owner: Owner) -> None:
+    session = await new_session(stub, owner, model="anything")
+    content = "y" * MAX_MESSAGE_BYTES
+
+    call = stub.Send(pb.SendRequest(session_id=session.id, content=content), metadata=owner.md)
+    started = await read(call)
+
+    assert started.started.user_message.content == content
+    call.cancel()
+
+
+@pytest.mark.parametrize("session_id", ["", "not-a-uuid", "1234", "0" * 36])
+async def test_malformed_session_id_is_not_found(stub: Stub, owner: Owner, session_id: str) -> None:
+    responses, error = await send_until_error(stub, owner, session_id, Script().say())
+
+    assert reason(error) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
+    assert responses == []
+
+
+async def test_another_owners_session_is_not_found_like_a_missing_one(
+    stub: Stub, owner: Owner, other_owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    theirs = await new_session(stub, other_owner)
+    missing = "5f0c1d2e-3a4b-4c5d-8e6f-708192a3b4c5"
+    script = Script()
+
+    _, foreign = await send_until_error(stub, owner, theirs.id, script.say())
+    _, absent = await send_until_error(stub, owner, missing, script.say())
+
+    assert reason(foreign) == reason(absent) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
+    assert foreign.details() == absent.details()
+    assert await messages(stub, other_owner, theirs.id) == []
+    assert fake_upstream.received(script) == []
+
+
+@pytest.mark.parametrize("request_id", ["r" * 201, "line\nbreak", "nul\x00"])
+async def test_bad_request_id_is_invalid_argument(
+    stub: Stub, owner: Owner, request_id: str
+) -> None:
+    session = await new_session(stub, owner)
+
+    _, error = await send_until_error(stub, owner, session.id, "hi", request_id=request_id)
+
+    assert reason(error) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert field_violations(error) == ["request_id"]
+    assert await messages(stub, owner, session.id) == []

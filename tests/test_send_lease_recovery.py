@@ -1,0 +1,132 @@
+"""The Send lease across server processes on one database: it holds while a reply
+streams (renewed past its length), and lapses when its process dies."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from sessions_client import pb, pb_grpc
+
+from tests.conftest import Owner, Stub
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.processes import ServerProcess, start_server
+from tests.support.rpc import reason
+from tests.support.sending import messages, new_session, read, read_rest, send, send_until_error
+
+LEASE_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def replica_env(endpoints_file: Path) -> dict[str, str]:
+    return {
+        "SESSIONS_ENDPOINTS_FILE": str(endpoints_file),
+        "SESSIONS_LEASE_SECONDS": str(LEASE_SECONDS),
+        "SESSIONS_SHUTDOWN_GRACE": "0.5",
+    }
+
+
+@pytest.fixture(scope="module")
+async def replicas(
+    database_url: str,
+    replica_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    logs = tmp_path_factory.mktemp("replicas")
+    first, second = await asyncio.gather(
+        start_server(database_url, logs, replica_env), start_server(database_url, logs, replica_env)
+    )
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+def stub_of(channel: grpc.aio.Channel) -> Stub:
+    return pb_grpc.SessionServiceStub(channel)
+
+
+async def test_lease_outlives_its_length_while_the_reply_streams(
+    replicas: tuple[ServerProcess, ServerProcess], owner: Owner
+) -> None:
+    first, second = replicas
+    async with (
+        grpc.aio.insecure_channel(first.address) as a,
+        grpc.aio.insecure_channel(second.address) as b,
+    ):
+        session = await new_session(stub_of(a), owner)
+        script = Script(tokens=40, delay=0.06)  # about 2.4 s, well past the lease
+        call = stub_of(a).Send(
+            pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+        )
+        await read(call)
+        await asyncio.sleep(LEASE_SECONDS * 1.5)
+
+        _, error = await send_until_error(stub_of(b), owner, session.id, Script().say())
+
+        assert reason(error) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
+        rest = await read_rest(call)
+        reply = rest[-1].completed.assistant_message
+        assert (reply.status, reply.content) == (pb.MESSAGE_STATUS_COMPLETE, script.reply)
+        after = await send(stub_of(b), owner, session.id, Script().say())
+        assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
+
+
+async def test_killed_server_lease_lapses_and_another_process_can_send(
+    database_url: str,
+    replica_env: dict[str, str],
+    replicas: tuple[ServerProcess, ServerProcess],
+    tmp_path: Path,
+    owner: Owner,
+    fake_upstream: FakeUpstream,
+) -> None:
+    _, survivor = replicas
+    victim = await start_server(database_url, tmp_path, replica_env)
+    try:
+        async with (
+            grpc.aio.insecure_channel(victim.address) as v,
+            grpc.aio.insecure_channel(survivor.address) as s,
+        ):
+            session = await new_session(stub_of(v), owner)
+            script = Script(tokens=500, delay=0.02)
+            call = stub_of(v).Send(
+                pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+            )
+            for _ in range(4):
+                await read(call)
+
+            victim.kill()
+            killed = time.monotonic()
+            _, held = await send_until_error(stub_of(s), owner, session.id, Script().say())
+            assert reason(held) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
+            later = Script(tokens=2)
+            after = await _send_once_free(stub_of(s), owner, session.id, later.say())
+
+            assert time.monotonic() - killed < LEASE_SECONDS + 3
+            assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
+            stored = await messages(stub_of(s), owner, session.id)
+            assert [(m.role, m.content) for m in stored] == [
+                (pb.ROLE_USER, script.say()),
+                (pb.ROLE_USER, later.say()),
+                (pb.ROLE_ASSISTANT, later.reply),
+            ]
+    finally:
+        victim.stop()
+
+
+async def _send_once_free(
+    stub: Stub, owner: Owner, session_id: str, content: str
+) -> list[pb.SendResponse]:
+    """Sends as soon as the session's lease lets it, retrying SESSION_BUSY."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return await send(stub, owner, session_id, content)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.ABORTED or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
