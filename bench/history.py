@@ -3,7 +3,10 @@
 `Get` of the newest 50 messages should cost the same on a session of 10,000
 messages as on one of 100: the messages' primary key (owner, session_id, seq)
 serves "newest first" as a backward index scan that stops after 51 rows. The
-messages are written straight into the tables, one `INSERT … SELECT` a session.
+same holds for the context a Send builds (the newest messages within the
+configured count and byte limits), measured here by calling the store's own
+`history.context` in this process, as Send does. The messages are written
+straight into the tables, one `INSERT … SELECT` a session.
 """
 
 import uuid
@@ -12,8 +15,12 @@ from collections.abc import Awaitable, Callable
 import grpc
 import uvloop
 from sessions_client import pb
+from sessions_server.config import Settings
+from sessions_server.database import create_engine
+from sessions_server.store import Store, history
 
 from bench.common import (
+    ROUNDS,
     Load,
     Ratio,
     Report,
@@ -50,36 +57,49 @@ async def _measure(url: str, report: Report) -> None:
                 sessions[length] = created.session.id
                 await seed_messages(connection, owner, uuid.UUID(created.session.id), length)
             await connection.execute("VACUUM ANALYZE messages")
-        scenarios: dict[str, Callable[[], Awaitable[Load]]] = {
-            f"Get {length}": _getter(stub, owner, sessions[length]) for length in LENGTHS
-        }
-        summaries = await interleaved_rounds(scenarios)
+        engine = create_engine(url, Settings())
+        try:
+            scenarios: dict[str, Callable[[], Awaitable[Load]]] = {}
+            for length in LENGTHS:
+                scenarios[f"Get {length}"] = _getter(stub, owner, sessions[length])
+                scenarios[f"context {length}"] = _context(Store(engine), owner, sessions[length])
+            summaries = await interleaved_rounds(scenarios)
+        finally:
+            await engine.dispose()
 
+    settings = Settings()
     table = Table(
-        f"History: Get of the newest {NEWEST} messages, concurrency 1, medians of 3 rounds",
+        f"History: the newest messages of short and long sessions, concurrency 1, "
+        f"medians of {ROUNDS} rounds",
         ["operation", "session's messages", "p50 ms", "p99 ms", "p50 ÷ shortest", "p99 ÷ shortest"],
     )
-    shortest, longest = summaries[f"Get {LENGTHS[0]}"], summaries[f"Get {LENGTHS[-1]}"]
-    for length in LENGTHS:
-        summary = summaries[f"Get {length}"]
-        table.add(
-            f"Get newest {NEWEST}",
-            length,
-            ms(summary.p50),
-            ms(summary.p99),
-            Ratio(summary.p50 / shortest.p50),
-            Ratio(summary.p99 / shortest.p99),
-        )
+    operations = {
+        "Get": f"Get newest {NEWEST} (gRPC)",
+        "context": f"Send context build (≤ {settings.context_max_messages} messages)",
+    }
+    for key, label in operations.items():
+        shortest = summaries[f"{key} {LENGTHS[0]}"]
+        for length in LENGTHS:
+            summary = summaries[f"{key} {length}"]
+            table.add(
+                label,
+                length,
+                ms(summary.p50),
+                ms(summary.p99),
+                Ratio(summary.p50 / shortest.p50),
+                Ratio(summary.p99 / shortest.p99),
+            )
     table.targets.append(
         Target(
             f"Get newest {NEWEST} p99, {LENGTHS[-1]:,} ÷ {LENGTHS[0]:,} messages",
-            longest.p99 / shortest.p99,
+            summaries[f"Get {LENGTHS[-1]}"].p99 / summaries[f"Get {LENGTHS[0]}"].p99,
             1.2,
         )
     )
     table.notes.append(
-        "Send's context build on these sessions is measured by the streaming bench's "
-        "context row once Send is in this branch; until then it is not measured"
+        "context build: the store's history.context in one transaction, as Send runs it, "
+        "with the default limits; it reads min(messages, limit) rows, so it grows until "
+        "the limit and not after"
     )
     report.add(NAME, table)
 
@@ -92,6 +112,24 @@ def _getter(stub: SessionStub, owner: str, session_id: str) -> Callable[[], Awai
         if len(response.messages) != NEWEST:
             raise AssertionError(f"expected {NEWEST} messages, got {len(response.messages)}")
         return response
+
+    return lambda: closed_loop(call, 1, SECONDS)
+
+
+def _context(store: Store, owner: str, session_id: str) -> Callable[[], Awaitable[Load]]:
+    settings = Settings()
+    sid = uuid.UUID(session_id)
+
+    async def call(worker: int) -> object:
+        async with store.scope(owner) as scope:
+            return await history.context(
+                scope,
+                sid,
+                # Every seeded message, as when the newest is the message being sent.
+                2**62,
+                settings.context_max_messages,
+                settings.context_max_bytes,
+            )
 
     return lambda: closed_loop(call, 1, SECONDS)
 
