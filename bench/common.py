@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from sessions_client import pb_grpc
+from sqlalchemy.engine import make_url
 
-from tests.support.database import asyncpg_url, database_on
+from tests.support.database import fresh_database
 from tests.support.processes import ServerProcess, start_server
 
 if TYPE_CHECKING:
@@ -281,6 +282,11 @@ def ms(seconds: float) -> float:
 # The database ------------------------------------------------------------------------
 
 
+def asyncpg_url(url: str) -> str:
+    """A SQLAlchemy URL as asyncpg itself takes it (no driver suffix)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _answers(url: str) -> bool:
     async def probe() -> None:
         connection = await asyncpg.connect(asyncpg_url(url), timeout=3)
@@ -301,7 +307,7 @@ def bench_database() -> Iterator[str]:
     base = os.environ.get("SESSIONS_BENCH_DATABASE_URL")
     if base is None and _answers(MACHINE_DATABASE):
         base = MACHINE_DATABASE
-    with database_on(base, prefix="sessions_bench") as url:
+    with fresh_database(base) as url:
         yield url
 
 

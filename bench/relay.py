@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import grpc
@@ -75,9 +76,17 @@ async def serve(upstream: str, port: int, transport: Transport) -> None:
     await server.wait_for_termination()
 
 
+@dataclass(frozen=True)
+class RelayProcess:
+    address: str
+    pid: int
+
+
 @asynccontextmanager
-async def relay_process(upstream: str, transport: Transport = "aiohttp") -> AsyncIterator[str]:
-    """The relay in its own process (on uvloop, like the service); yields its address."""
+async def relay_process(
+    upstream: str, transport: Transport = "aiohttp"
+) -> AsyncIterator[RelayProcess]:
+    """The relay in its own process (on uvloop, like the service)."""
     port = free_port()
     address = f"127.0.0.1:{port}"
     command = [sys.executable, "-m", "bench.relay", upstream, "--port", str(port)]
@@ -90,8 +99,8 @@ async def relay_process(upstream: str, transport: Transport = "aiohttp") -> Asyn
                 return False
             return True
 
-        async with child_process([*command, "--transport", transport], ready):
-            yield address
+        async with child_process([*command, "--transport", transport], ready) as process:
+            yield RelayProcess(address, process.pid)
 
 
 def main() -> None:

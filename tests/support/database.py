@@ -18,13 +18,13 @@ from sessions_server import database
 from sqlalchemy.engine import make_url
 
 
-def asyncpg_url(url: str) -> str:
+def _plain(url: str) -> str:
     """The URL as asyncpg itself takes it (no SQLAlchemy driver suffix)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(asyncpg_url(url))
+    connection = await asyncpg.connect(_plain(url))
     try:
         await connection.execute(statement)
     finally:
@@ -32,17 +32,10 @@ async def _admin(url: str, statement: str) -> None:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    """Yields the SQLAlchemy URL of an empty, migrated database."""
-    with database_on(os.environ.get("SESSIONS_TEST_DATABASE_URL")) as url:
-        yield url
-
-
-@contextmanager
-def database_on(base: str | None, prefix: str = "sessions_test") -> Iterator[str]:
-    """An empty, migrated database: a new one named `prefix_…` on the server at
-    `base` (dropped afterwards), or with `base` None an embedded PostgreSQL in a
-    temporary folder."""
+def fresh_database(base: str | None = None) -> Iterator[str]:
+    """Yields the SQLAlchemy URL of an empty, migrated database, made on the server
+    at `base` (default: `SESSIONS_TEST_DATABASE_URL`) or else an embedded one."""
+    base = base or os.environ.get("SESSIONS_TEST_DATABASE_URL")
     if base is None:
         with tempfile.TemporaryDirectory(prefix="sessions-pg-") as folder:
             url = database.start_embedded(Path(folder))
@@ -50,7 +43,7 @@ def database_on(base: str | None, prefix: str = "sessions_test") -> Iterator[str
             yield url
         return
     server = make_url(base).set(drivername="postgresql+asyncpg")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    name = f"sessions_test_{uuid.uuid4().hex[:12]}"
     base_url = server.render_as_string(hide_password=False)
     asyncio.run(_admin(base_url, f'CREATE DATABASE "{name}"'))
     url = server.set(database=name).render_as_string(hide_password=False)
