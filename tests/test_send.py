@@ -12,12 +12,13 @@ async def test_send_streams_reply_and_stores_both_messages(
     stub: Stub, owner: Owner, fake_upstream: FakeUpstream
 ) -> None:
     session = await new_session(stub, owner, system_prompt="Be brief.")
-    script = Script(tokens=6)
+    # Tokens far enough apart that each arrives on its own and makes its own delta.
+    script = Script(tokens=4, delay=0.05)
 
     responses = await send(stub, owner, session.id, script.say("first question"))
 
-    assert kinds(responses) == ["started"] + ["delta"] * 6 + ["completed"]
-    assert [r.delta.text for r in responses[1:-1]] == [token(i) for i in range(6)]
+    assert kinds(responses) == ["started"] + ["delta"] * 4 + ["completed"]
+    assert [r.delta.text for r in responses[1:-1]] == [token(i) for i in range(4)]
     started, completed = responses[0].started, responses[-1].completed
     assert started.session_name == "chat"
     assert started.user_message.role == pb.ROLE_USER
@@ -87,6 +88,19 @@ async def test_reply_without_usage_chunk_stores_no_usage(
     assert not stored[-1].HasField("usage")
 
 
+async def test_tokens_that_arrive_together_may_come_as_one_delta(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    session = await new_session(stub, owner)
+    script = Script(tokens=300)
+
+    responses = await send(stub, owner, session.id, script.say())
+
+    assert kinds(responses) == ["started"] + ["delta"] * (len(responses) - 2) + ["completed"]
+    assert streamed_text(responses) == script.reply
+    assert responses[-1].completed.assistant_message.content == script.reply
+
+
 async def test_ping_comments_are_ignored(
     stub: Stub, owner: Owner, fake_upstream: FakeUpstream
 ) -> None:
@@ -105,7 +119,8 @@ async def test_echo_endpoint_streams_the_words_back(stub: Stub, owner: Owner) ->
 
     responses = await send(stub, owner, session.id, "hello brave new world")
 
-    assert [r.delta.text for r in responses[1:-1]] == ["hello", " brave", " new", " world"]
+    assert kinds(responses)[1:-1] == ["delta"] * (len(responses) - 2)
+    assert streamed_text(responses) == "hello brave new world"
     assert responses[-1].completed.assistant_message.content == "hello brave new world"
     assert [m.role for m in await messages(stub, owner, session.id)] == [
         pb.ROLE_USER,

@@ -21,7 +21,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -248,26 +247,22 @@ class SendOperations:
         self._heartbeats.add(heartbeat)
         heartbeat.add_done_callback(self._heartbeats.discard)
         parts: list[str] = []
-        usage: Usage | None = None
         reply = self._upstream.reply(
             opened.endpoint, opened.model, opened.system_prompt, opened.turns, deadline
         )
         try:
-            async with aclosing(reply):
-                async for piece in reply:
-                    if isinstance(piece, Usage):
-                        usage = piece
-                        continue
-                    parts.append(piece)
-                    yield Delta(piece)
+            async with reply:
+                while (text := await reply.next()) is not None:
+                    parts.append(text)
+                    yield Delta(text)
         except (asyncio.CancelledError, GeneratorExit):
-            await self._finish(heartbeat, opened, parts, MessageStatus.INCOMPLETE, usage)
+            await self._finish(heartbeat, opened, parts, MessageStatus.INCOMPLETE, None)
             raise
         except BaseException:
             status = MessageStatus.INCOMPLETE if _expired(deadline) else MessageStatus.FAILED
-            await self._finish(heartbeat, opened, parts, status, usage)
+            await self._finish(heartbeat, opened, parts, status, None)
             raise
-        stored = await self._finish(heartbeat, opened, parts, MessageStatus.COMPLETE, usage)
+        stored = await self._finish(heartbeat, opened, parts, MessageStatus.COMPLETE, reply.usage)
         if stored is None:
             raise SessionBusy("the session's lease lapsed during the reply; it was not stored")
         yield Completed(stored)

@@ -1,11 +1,11 @@
 """The client of every model endpoint: one pooled `httpx.AsyncClient`, timeouts,
 and retries before the first token.
 
-A reply is an async iterator of pieces: `str` for text as it arrives, then at most
-one `Usage`. Every wait is bounded by the earliest of: its own timeout (first
+A reply streams pieces: `str` for text as it arrives, then at most one `Usage`;
+`Reply` hands them out. Every wait is bounded by the earliest of: its own timeout (first
 token, then idle gap), the total timeout, and the caller's deadline. A failure
-raises an `UpstreamError`; closing the iterator closes the upstream request, so
-the model stops generating.
+raises an `UpstreamError`; closing the reply closes the upstream request, so the
+model stops generating.
 """
 
 import asyncio
@@ -23,10 +23,10 @@ from sessions_server.endpoints import Endpoint
 from sessions_server.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from sessions_server.models import Turn, Usage
 from sessions_server.upstream import echo, openai, policy
+from sessions_server.upstream.reply import Piece, Reply
 
 log = logging.getLogger(__name__)
 
-Piece = str | Usage
 Transport = Literal["aiohttp", "httpx"]
 
 # Connections stay open between Sends; many streams may run to one endpoint at once.
@@ -67,17 +67,17 @@ class Upstream:
         system_prompt: str,
         turns: Sequence[Turn],
         deadline: float | None,
-    ) -> AsyncGenerator[Piece, None]:
+    ) -> Reply:
         """The model's reply to `turns`; `deadline` is the caller's, in loop time."""
         if endpoint.is_echo:
-            return echo.reply(turns)
+            return Reply(echo.reply(turns))
         request = self._client.build_request(
             "POST",
             f"{endpoint.url}/chat/completions",
             json=openai.request_body(model, system_prompt, turns, endpoint.params),
             headers={**endpoint.request_headers(), "Accept": "text/event-stream"},
         )
-        return self._stream(request, endpoint.name, deadline)
+        return Reply(self._stream(request, endpoint.name, deadline))
 
     async def _stream(
         self, request: httpx.Request, endpoint: str, deadline: float | None
