@@ -229,6 +229,8 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
             "raw",
             "--output",
             str(PROFILE),
+            "--rate",
+            "250",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -242,14 +244,18 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
 
 def top_costs(path: Path, count: int = 15) -> list[str]:
     """The functions of a py-spy raw profile with the most samples inside them
-    (inclusive), below the event loop and the servicer's entry."""
+    (inclusive): the service's own, SQLAlchemy's and httpx's, below the process's
+    entry point."""
     inside: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
         total += int(samples)
         for frame in set(stack.split(";")):
-            if "sessions_server" in frame or "sqlalchemy" in frame or "httpx" in frame:
+            entry = "cli.py" in frame or "__main__" in frame
+            if not entry and any(
+                part in frame for part in ("sessions_server", "sqlalchemy", "httpx")
+            ):
                 inside[frame] += int(samples)
     return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in inside.most_common(count)]
 
