@@ -3,9 +3,11 @@ streams (renewed past its length), and lapses when its process dies."""
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from sessions_client import pb, pb_grpc
@@ -130,3 +132,29 @@ async def _send_once_free(
             if error.code() != grpc.StatusCode.ABORTED or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.05)
+
+
+async def test_send_whose_lease_was_taken_over_stores_no_reply(
+    stub: Stub, owner: Owner, database_url: str, fake_upstream: FakeUpstream
+) -> None:
+    """Another holder took the session over (as after a lapse): the first Send may
+    not write any more, and says so."""
+    session = await new_session(stub, owner)
+    script = Script(tokens=20, delay=0.02)
+    call = stub.Send(pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md)
+    await read(call)
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        await connection.execute(
+            "UPDATE sessions SET lease_token = gen_random_uuid() WHERE owner = $1 AND id = $2",
+            owner.name,
+            uuid.UUID(session.id),
+        )
+    finally:
+        await connection.close()
+
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await read_rest(call)
+
+    assert reason(ended.value) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
+    assert [m.role for m in await messages(stub, owner, session.id)] == [pb.ROLE_USER]

@@ -49,11 +49,12 @@ async def test_server_error_is_unavailable_after_two_retries_and_keeps_user_mess
     assert await lease_free(stub, owner, session.id)
 
 
-async def test_one_rate_limit_then_success_completes(
-    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+@pytest.mark.parametrize("status", [429, 408, 409, 500, 503])
+async def test_one_retryable_refusal_then_success_completes(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream, status: int
 ) -> None:
     session = await new_session(stub, owner)
-    script = Script(tokens=3, statuses=[{"status": 429, "retry_after": 0}])
+    script = Script(tokens=3, statuses=[{"status": status, "retry_after": 0}])
 
     responses = await send(stub, owner, session.id, script.say())
 

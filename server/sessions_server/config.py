@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     """Longest silence between two events of a reply once it has begun."""
 
     upstream_total_timeout: float = Field(default=600.0, gt=0)
-    """Longest whole reply, first byte to last."""
+    """Longest whole reply, retries included."""
 
     upstream_retry_delay: float = Field(default=0.5, ge=0)
     """Base of the jittered exponential backoff between attempts (doubling each time)."""

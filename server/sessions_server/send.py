@@ -1,7 +1,7 @@
 """Send: store the caller's message, stream the model's reply, store the reply.
 
     1. lease the session and store the user message    one transaction -> `started`
-    2. stream the reply from the model endpoint          a `delta` per piece; no database
+    2. stream the reply from the model endpoint          a `delta` as text arrives; no database
     3. store the reply, give the lease back              one transaction -> `completed`
 
 Whatever ends the call, the session's history stays whole. A reply cut short by
@@ -20,7 +20,8 @@ any text, or the process died) continues from the stored user message.
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,9 +29,9 @@ from sessions_server import validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Endpoint, Registry
 from sessions_server.errors import RequestIdReused, SessionBusy
-from sessions_server.models import EventType, Message, MessageStatus, Role, Turn, Usage
+from sessions_server.models import EventType, Message, MessageStatus, Turn, Usage
 from sessions_server.operations import fingerprint
-from sessions_server.store import Scope, Store, history, leases
+from sessions_server.store import Scope, Store, history, leases, sends
 from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
@@ -141,9 +142,9 @@ class SendOperations:
             yield Delta(opened.reply.content)
             yield Completed(opened.reply, replayed=True)
             return
-        yield Started(opened.user_message, opened.session_name)
-        async for event in self._relay(opened, deadline):
-            yield event
+        async with aclosing(self._relay(opened, deadline)) as events:
+            async for event in events:
+                yield event
 
     def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Runs `work` as a task of its own, kept until done (and awaited by aclose)."""
@@ -179,29 +180,19 @@ class SendOperations:
         async with self._store.scope(owner) as scope:
             await leases.admit(scope)
             record = await request_rows.find(scope, request_id) if request_id else None
-            if record is not None:
-                if record.method != METHOD or record.fingerprint != digest:
-                    raise RequestIdReused()
-                if record.reply_seq is not None:
-                    return await _replay(scope, session_id, record.user_seq, record.reply_seq)
-            claim = await leases.claim(
-                scope,
-                session_id,
-                lease,
-                self._limits.lease_seconds,
-                request_id,
-                self._limits.max_concurrent_sends,
-                reserve_seq=record is None,
-            )
-            if claim is None:
-                raise await leases.refusal(scope, session_id, request_id)
-            endpoint = self._registry.get(claim.endpoint, owner)
             if record is None:
-                user = await self._store_user_message(
-                    scope, session_id, claim.seq, content, request_id, digest
+                claim, user = await self._store_new(
+                    scope, session_id, lease, content, request_id, digest
                 )
+            elif record.method != METHOD or record.fingerprint != digest:
+                raise RequestIdReused()
+            elif record.reply_seq is not None:
+                return await _replay(scope, session_id, record.user_seq, record.reply_seq)
             else:
-                user = await _message_at(scope, session_id, record.user_seq)
+                claim, user = await self._resume(
+                    scope, session_id, lease, request_id, record.user_seq
+                )
+            endpoint = self._registry.get(claim.endpoint, owner)
             turns = await history.context(
                 scope,
                 session_id,
@@ -222,27 +213,58 @@ class SendOperations:
             turns=turns,
         )
 
-    async def _store_user_message(
+    async def _store_new(
         self,
         scope: Scope,
         session_id: uuid.UUID,
-        seq: int | None,
+        lease: uuid.UUID,
         content: str,
         request_id: str,
         digest: str,
-    ) -> Message:
-        assert seq is not None, "the claim reserved a seq"
-        user = await history.append(
-            scope, session_id, seq, Role.USER, content, MessageStatus.COMPLETE
+    ) -> tuple[leases.Claim, Message]:
+        """Leases the session and stores the user message (a first call)."""
+        opened = await sends.open_send(
+            scope,
+            session_id,
+            lease,
+            self._limits.lease_seconds,
+            self._limits.max_concurrent_sends,
+            content,
+            request_id,
+            METHOD,
+            digest,
         )
-        if request_id and not await request_rows.claim(
-            scope, request_id, METHOD, digest, session_id, user_seq=seq
-        ):
+        if opened is None:
+            raise await leases.refusal(scope, session_id, request_id)
+        if not opened.remembered:
             raise RequestIdReused()  # taken meanwhile by a Create with the same id
         await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
-        return user
+        return opened.claim, opened.user_message
 
-    async def _relay(self, opened: _Opened, deadline: float | None) -> AsyncIterator[SendEvent]:
+    async def _resume(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID,
+        lease: uuid.UUID,
+        request_id: str,
+        user_seq: int | None,
+    ) -> tuple[leases.Claim, Message]:
+        """Leases the session for a repeat whose user message is stored, reply not."""
+        claim = await leases.claim(
+            scope,
+            session_id,
+            lease,
+            self._limits.lease_seconds,
+            request_id,
+            self._limits.max_concurrent_sends,
+        )
+        if claim is None:
+            raise await leases.refusal(scope, session_id, request_id)
+        return claim, await _message_at(scope, session_id, user_seq)
+
+    async def _relay(
+        self, opened: _Opened, deadline: float | None
+    ) -> AsyncGenerator[SendEvent, None]:
         heartbeat = self._spawn(self._heartbeat(opened))
         self._heartbeats.add(heartbeat)
         heartbeat.add_done_callback(self._heartbeats.discard)
@@ -252,6 +274,8 @@ class SendOperations:
         )
         try:
             async with reply:
+                # The endpoint is asked already, while `started` goes out.
+                yield Started(opened.user_message, opened.session_name)
                 while (text := await reply.next()) is not None:
                     parts.append(text)
                     yield Delta(text)
@@ -292,13 +316,12 @@ class SendOperations:
                 if status is not MessageStatus.COMPLETE and not text:
                     await leases.release(scope, sid, opened.lease)
                     return None
-                seq = await leases.release_with_seq(scope, sid, opened.lease)
-                if seq is None:
+                reply = await sends.close_send(
+                    scope, sid, opened.lease, text, status, usage, opened.request_id
+                )
+                if reply is None:
                     log.warning("session %s: lease lost before the reply was stored", sid)
                     return None
-                reply = await history.append(scope, sid, seq, Role.ASSISTANT, text, status, usage)
-                if opened.request_id:
-                    await request_rows.set_reply(scope, opened.request_id, seq)
                 await event_rows.record(scope, sid, EventType.MESSAGE_ADDED)
                 return reply
         except Exception:

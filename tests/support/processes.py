@@ -3,11 +3,13 @@ on one database, SIGTERM and SIGKILL."""
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,16 +74,29 @@ async def wait_serving(address: str, seconds: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
+async def _bound_port(server: ServerProcess, seconds: float = 30.0) -> int:
+    """The port the server says it bound. Asking the server (port 0) rather than
+    picking a free port first means no other process can take it in between."""
+    deadline = time.monotonic() + seconds
+    while (found := _SERVING.search(server.log())) is None:
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise TimeoutError(f"server did not start:\n{server.log()}")
+        await asyncio.sleep(0.05)
+    return int(found.group(1))
+
+
+_SERVING = re.compile(r"serving \S+ on port (\d+)")
+
+
 async def start_server(
     database_url: str, log_dir: Path, env: Mapping[str, str] | None = None
 ) -> ServerProcess:
     """`sessions-server serve` in its own process on a free port, once it serves."""
-    address = f"127.0.0.1:{free_port()}"
-    log_path = log_dir / f"server-{address.replace(':', '-')}.log"
+    log_path = log_dir / f"server-{uuid.uuid4().hex[:8]}.log"
     environment = {
         **os.environ,
         "SESSIONS_DATABASE_URL": database_url,
-        "SESSIONS_LISTEN": address,
+        "SESSIONS_LISTEN": "127.0.0.1:0",
         "SESSIONS_AUTH": "insecure",
         **(env or {}),
     }
@@ -92,10 +107,11 @@ async def start_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, address, log_path)
+    server = ServerProcess(process, "", log_path)
     try:
-        await wait_serving(address)
+        server.address = f"127.0.0.1:{await _bound_port(server)}"
+        await wait_serving(server.address)
     except TimeoutError:
         server.stop()
-        raise TimeoutError(f"server on {address} did not start:\n{server.log()}") from None
+        raise TimeoutError(f"server did not start:\n{server.log()}") from None
     return server

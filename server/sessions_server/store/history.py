@@ -1,54 +1,19 @@
-"""A session's messages as Send reads and writes them: the context a model is
-sent, and the messages a Send adds."""
+"""The context a model is sent with a Send: the session's newest messages."""
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 
-from sessions_server.models import Message, MessageStatus, Role, Turn, Usage
+from sessions_server.models import Role, Turn
 from sessions_server.store.scope import Scope
 from sessions_server.store.tables import messages
 
 
-async def append(
-    scope: Scope,
-    session_id: uuid.UUID,
-    seq: int,
-    role: Role,
-    content: str,
-    status: MessageStatus,
-    usage: Usage | None = None,
-) -> Message:
-    """Stores a message at `seq`, which the caller reserved on the session."""
-    create_time = (
-        await scope.connection.execute(
-            sa.insert(messages)
-            .values(
-                owner=scope.owner,
-                session_id=session_id,
-                seq=seq,
-                role=int(role),
-                content=content,
-                status=int(status),
-                prompt_tokens=usage.prompt_tokens if usage else None,
-                completion_tokens=usage.completion_tokens if usage else None,
-                create_time=sa.func.now(),
-            )
-            .returning(messages.c.create_time)
-        )
-    ).scalar_one()
-    return Message(seq, role, content, status, create_time, usage)
-
-
-async def context(
-    scope: Scope, session_id: uuid.UUID, through_seq: int, max_messages: int, max_bytes: int
-) -> list[Turn]:
-    """The newest messages up to `through_seq`, oldest first: at most `max_messages`
-    and `max_bytes` of content, except that message `through_seq` always goes.
-
-    The running size is summed newest first as the index is walked backwards, so
-    only the messages that fit are read.
-    """
+def _context_statement() -> sa.Select[Any]:
+    # The running size is summed newest first as the primary key index is walked
+    # backwards, so only the messages that fit are read. Built once: every Send
+    # waits on it before its first token.
     newest_first = (
         sa.select(
             messages.c.seq,
@@ -59,17 +24,42 @@ async def context(
             .label("running"),
         )
         .where(
-            messages.c.owner == scope.owner,
-            messages.c.session_id == session_id,
-            messages.c.seq <= through_seq,
+            messages.c.owner == sa.bindparam("p_owner", type_=sa.Text),
+            messages.c.session_id == sa.bindparam("p_session_id", type_=messages.c.session_id.type),
+            messages.c.seq <= sa.bindparam("p_through", type_=sa.BigInteger),
         )
         .order_by(messages.c.seq.desc())
-        .limit(max_messages)
+        .limit(sa.bindparam("p_max_messages", type_=sa.Integer))
         .subquery()
     )
-    rows = await scope.connection.execute(
+    return (
         sa.select(newest_first.c.role, newest_first.c.content)
-        .where(sa.or_(newest_first.c.running <= max_bytes, newest_first.c.seq == through_seq))
+        .where(
+            sa.or_(
+                newest_first.c.running <= sa.bindparam("p_max_bytes", type_=sa.BigInteger),
+                newest_first.c.seq == sa.bindparam("p_through", type_=sa.BigInteger),
+            )
+        )
         .order_by(newest_first.c.seq)
+    )
+
+
+_CONTEXT = _context_statement()
+
+
+async def context(
+    scope: Scope, session_id: uuid.UUID, through_seq: int, max_messages: int, max_bytes: int
+) -> list[Turn]:
+    """The newest messages up to `through_seq`, oldest first: at most `max_messages`
+    and `max_bytes` of content, except that message `through_seq` always goes."""
+    rows = await scope.connection.execute(
+        _CONTEXT,
+        {
+            "p_owner": scope.owner,
+            "p_session_id": session_id,
+            "p_through": through_seq,
+            "p_max_messages": max_messages,
+            "p_max_bytes": max_bytes,
+        },
     )
     return [Turn(Role(role), content) for role, content in rows]

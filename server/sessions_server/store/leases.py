@@ -25,6 +25,8 @@ from sessions_server.store.sessions import BUSY
 from sessions_server.store.tables import sessions
 
 _NOW = sa.func.clock_timestamp()
+FREE = sa.not_(BUSY)
+"""No Send holds the session: never leased, given back, or lapsed."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,13 @@ class Claim:
     model: str
     endpoint: str
     system_prompt: str
-    seq: int | None
-    """The seq reserved for a new message, when one was asked for."""
+
+
+def within_cap(owner: sa.ColumnElement[str], cap: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """The owner has fewer than `cap` Sends in flight (counted with the partial index
+    of leased sessions). Exact when the transaction `admit`ted first."""
+    in_flight = sa.select(sa.func.count()).where(sessions.c.owner == owner, BUSY).scalar_subquery()
+    return in_flight < cap
 
 
 def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
@@ -47,11 +54,15 @@ def _held(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> sa.ColumnEle
     return sa.and_(_mine(scope, session_id), sessions.c.lease_token == token)
 
 
+_ADMIT = sa.select(
+    sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(sa.bindparam("p_key", type_=sa.Text), 0))
+)
+
+
 async def admit(scope: Scope) -> None:
     """Queues the owner's Send admissions one behind another until the transaction
     ends, so that the count of Sends in flight cannot be raced past the cap."""
-    key = sa.func.hashtextextended(sa.literal(f"sessions.send:{scope.owner}"), 0)
-    await scope.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    await scope.connection.execute(_ADMIT, {"p_key": f"sessions.send:{scope.owner}"})
 
 
 async def claim(
@@ -61,48 +72,33 @@ async def claim(
     seconds: float,
     request_id: str,
     cap: int,
-    *,
-    reserve_seq: bool,
 ) -> Claim | None:
     """Leases the session if it is free and the owner has fewer than `cap` Sends in
-    flight; with `reserve_seq`, also takes the seq of a new message and counts it.
-    None when refused (`refusal` says why)."""
-    in_flight = (
-        sa.select(sa.func.count()).where(sessions.c.owner == scope.owner, BUSY).scalar_subquery()
-    )
-    values: dict[str, object] = {
-        "lease_token": token,
-        "lease_expires": _NOW + timedelta(seconds=seconds),
-        "lease_request_id": request_id or None,
-    }
-    if reserve_seq:
-        values.update(
-            next_seq=sessions.c.next_seq + 1,
-            message_count=sessions.c.message_count + 1,
-            last_active_time=sa.func.now(),
-        )
+    flight; None when refused (`refusal` says why). `sends.open_send` does the same
+    and stores a new message with it."""
     row = (
         await scope.connection.execute(
             sa.update(sessions)
-            .where(_mine(scope, session_id), sa.not_(BUSY), in_flight < cap)
-            .values(values)
+            .where(
+                _mine(scope, session_id),
+                FREE,
+                within_cap(sa.literal(scope.owner), sa.literal(cap)),
+            )
+            .values(
+                lease_token=token,
+                lease_expires=_NOW + timedelta(seconds=seconds),
+                lease_request_id=request_id or None,
+            )
             .returning(
-                sessions.c.name,
-                sessions.c.model,
-                sessions.c.endpoint,
-                sessions.c.system_prompt,
-                sessions.c.next_seq - 1,
+                sessions.c.name, sessions.c.model, sessions.c.endpoint, sessions.c.system_prompt
             )
         )
     ).one_or_none()
-    if row is None:
-        return None
-    name, model, endpoint, system_prompt, seq = row
-    return Claim(name, model, endpoint, system_prompt, seq if reserve_seq else None)
+    return None if row is None else Claim(*row)
 
 
 async def refusal(scope: Scope, session_id: uuid.UUID, request_id: str) -> ServiceError:
-    """Why `claim` refused: no such session, a Send holds it, or too many Sends."""
+    """Why a claim was refused: no such session, a Send holds it, or too many Sends."""
     row = (
         await scope.connection.execute(
             sa.select(BUSY, sessions.c.lease_request_id).where(_mine(scope, session_id))
@@ -135,25 +131,3 @@ async def release(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> None
         .where(_held(scope, session_id, token))
         .values(lease_token=None, lease_expires=None, lease_request_id=None)
     )
-
-
-async def release_with_seq(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> int | None:
-    """Gives the lease back and takes the seq of one more message, counting it and
-    marking the session active. None when the lease is no longer ours: its Send
-    may not write any more."""
-    seq: int | None = (
-        await scope.connection.execute(
-            sa.update(sessions)
-            .where(_held(scope, session_id, token))
-            .values(
-                lease_token=None,
-                lease_expires=None,
-                lease_request_id=None,
-                next_seq=sessions.c.next_seq + 1,
-                message_count=sessions.c.message_count + 1,
-                last_active_time=sa.func.now(),
-            )
-            .returning(sessions.c.next_seq - 1)
-        )
-    ).scalar_one_or_none()
-    return seq

@@ -24,6 +24,7 @@ from sessions_server.errors import UpstreamError, UpstreamTimeout, UpstreamUnava
 from sessions_server.models import Turn, Usage
 from sessions_server.upstream import echo, openai, policy
 from sessions_server.upstream.reply import Piece, Reply
+from sessions_server.upstream.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -135,37 +136,35 @@ class Upstream:
     async def _pieces(
         self, response: httpx.Response, until: float, limit: float
     ) -> AsyncGenerator[Piece, None]:
+        # One watchdog for the whole reply, moved on as events come. `Reply` reads in
+        # a task of its own and never makes this generator wait at a `yield`, so the
+        # deadline only ever passes while the endpoint is awaited.
         loop = asyncio.get_running_loop()
         events = EventSource(response).aiter_sse()
         usage: Usage | None = None
         began = finished = False
         try:
-            while True:
-                try:
-                    async with asyncio.timeout_at(until):
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise policy.Retryable(UpstreamTimeout()) from None
-                except (httpx.TransportError, SSEError):
-                    raise policy.Retryable(UpstreamUnavailable()) from None
-                if event.data == openai.DONE:
-                    finished = True
-                    break
-                if not event.data:  # an empty event, such as a keep-alive
-                    continue
-                try:
+            with Watchdog(until) as watchdog:
+                async for event in events:
+                    if event.data == openai.DONE:
+                        finished = True
+                        break
+                    if not event.data:  # an empty event, such as a keep-alive
+                        continue
                     chunk = openai.parse_chunk(event.data)
-                except UpstreamError as error:
-                    raise policy.Retryable(error) from None
-                finished = finished or chunk.finished
-                usage = chunk.usage or usage
-                began = began or bool(chunk.text)
-                if began:
-                    until = min(loop.time() + self._timeouts.idle, limit)
-                if chunk.text:
-                    yield chunk.text
+                    finished = finished or chunk.finished
+                    usage = chunk.usage or usage
+                    began = began or bool(chunk.text)
+                    if began:
+                        watchdog.deadline = min(loop.time() + self._timeouts.idle, limit)
+                    if chunk.text:
+                        yield chunk.text
+        except TimeoutError:
+            raise policy.Retryable(UpstreamTimeout()) from None
+        except (httpx.TransportError, SSEError):
+            raise policy.Retryable(UpstreamUnavailable()) from None
+        except UpstreamError as error:
+            raise policy.Retryable(error) from None
         finally:
             await events.aclose()
         if not finished:

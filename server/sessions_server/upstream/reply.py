@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from types import TracebackType
 
+from sessions_server.errors import UpstreamUnavailable
 from sessions_server.models import Usage
 
 Piece = str | Usage
@@ -69,6 +70,10 @@ class Reply:
                     self._signal.set()
         except Exception as failure:
             self._failure = failure
+        except asyncio.CancelledError:
+            # Whoever still waits must not take a reply cut short for a whole one.
+            self._failure = UpstreamUnavailable("the reply was interrupted")
+            raise
         finally:
             self._over = True
             self._signal.set()
