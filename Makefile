@@ -83,7 +83,7 @@ test-go: $(STAMP) check-generated-go
 	scripts/go_smoke.sh
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.send_stream
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) node_modules $(TS)/node_modules $(TS)/dist

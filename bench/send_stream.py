@@ -1,56 +1,80 @@
 """What Send's streaming costs: the fake model endpoint straight, against the same
-endpoint through the service, measured in one run.
+endpoint through the service, a bare grpc.aio relay and LiteLLM proxy, measured
+in one run.
 
     make bench            (or: python -m bench.send_stream [--profile])
 
 200-token replies at concurrency 1, 16 and 64, with 0 and 5 ms between tokens: time
-to first token (p50, p99) and tokens per second over all streams. The service runs
-as its own process (uvloop) on a real PostgreSQL: `SESSIONS_BENCH_DATABASE_URL`, else
-the machine's, else an embedded one, in a throwaway database. It is measured with
-each upstream transport (aiohttp underneath httpx, and httpx's own) to show why the
-default is what it is. Results go to `bench/results/latest.json`; `--profile`
-also samples the service with py-spy during the heaviest run.
+to first token (p50, p99) and tokens per second over all streams, medians of
+`ROUNDS` interleaved rounds. The service runs as its own process (uvloop) on a
+real PostgreSQL in a throwaway database. It is measured with each upstream
+transport (aiohttp underneath httpx, and httpx's own) to show why the default is
+what it is. The relay (`bench/relay.py`) is the floor for relaying over Python
+gRPC; LiteLLM proxy (`bench/litellm_proxy.py`) is the generic gateway, streamed
+through with the OpenAI protocol exactly as the endpoint is straight. `--profile`
+also samples the service with py-spy during the heaviest run and prints its top
+costs.
 """
 
 import argparse
 import asyncio
+import collections
 import json
-import os
-import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import aiohttp
-import asyncpg
 import grpc
 import uvloop
-from sessions_client import pb, pb_grpc
+from sessions_client import pb
 
-from tests.support.database import fresh_database
+from bench.common import (
+    RESULTS,
+    ROUNDS,
+    Cell,
+    Ratio,
+    Report,
+    SessionStub,
+    Table,
+    Target,
+    as_user,
+    bench_database,
+    percentile,
+    ratio,
+    server_process,
+)
+from bench.litellm_proxy import Unavailable, litellm_proxy
+from bench.relay import relay_process
 from tests.support.fake_upstream import Script
-from tests.support.processes import ServerProcess, start_server
+from tests.support.processes import ServerProcess
 
+NAME = "send_stream"
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-MACHINE_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TOKENS = 200
 CONCURRENCY = (1, 16, 64)
 DELAYS = (0.0, 0.005)
 TRANSPORTS = ("aiohttp", "httpx")
 MODEL = "bench-model"
+PROFILE = RESULTS / "profile.txt"
+LITELLM_ROUNDS = 1
+"""LiteLLM streams ~10x slower than the rest: one round keeps the bench short, and
+its ratios are far from any target's edge."""
 
-if TYPE_CHECKING:
-    Stub = pb_grpc.SessionServiceAsyncStub
-else:
-    Stub = pb_grpc.SessionServiceStub
+DIRECT, SERVICE, HTTPX, RELAY, LITELLM = (
+    "direct",
+    "service",
+    "service (httpx transport)",
+    "bare relay",
+    "LiteLLM",
+)
 
 
 @dataclass(frozen=True)
@@ -65,14 +89,18 @@ class Figures:
     first_token_p99_ms: float
     tokens_per_second: float
 
+    @classmethod
+    def median(cls, rounds: list["Figures"]) -> "Figures":
+        return cls(
+            statistics.median(f.first_token_p50_ms for f in rounds),
+            statistics.median(f.first_token_p99_ms for f in rounds),
+            statistics.median(f.tokens_per_second for f in rounds),
+        )
+
 
 Stream = Callable[[int], Awaitable[Sample]]
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+Column = Callable[[Script, int], Awaitable[Stream]]
+"""Prepares `requests` streams of a script (sessions, say) before they are timed."""
 
 
 async def measure(stream: Stream, concurrency: int, requests: int) -> Figures:
@@ -90,50 +118,52 @@ async def measure(stream: Stream, concurrency: int, requests: int) -> Figures:
     assert all(s.tokens == TOKENS for s in samples), "a stream lost tokens"
     firsts = [s.first_token * 1000 for s in samples]
     return Figures(
-        round(percentile(firsts, 0.5), 2),
-        round(percentile(firsts, 0.99), 2),
-        round(sum(s.tokens for s in samples) / wall),
+        percentile(firsts, 0.5),
+        percentile(firsts, 0.99),
+        sum(s.tokens for s in samples) / wall,
     )
 
 
-def direct(http: aiohttp.ClientSession, url: str, script: Script) -> Stream:
-    body = {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": script.say()}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+def direct(http: aiohttp.ClientSession, url: str, model: str = MODEL, api_key: str = "") -> Column:
+    """Straight to an OpenAI-compatible endpoint: the fake itself, or a gateway."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    async def stream(_: int) -> Sample:
-        started = time.perf_counter()
-        first, tokens = 0.0, 0
-        async with http.post(f"{url}/chat/completions", json=body) as response:
-            async for line in response.content:
-                if not line.startswith(b"data: {"):
-                    continue
-                for choice in json.loads(line[6:])["choices"]:
-                    if choice["delta"].get("content"):
-                        tokens += 1
-                        first = first or time.perf_counter() - started
-        return Sample(first, tokens)
+    async def prepare(script: Script, requests: int) -> Stream:
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": script.say()}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
 
-    return stream
+        async def stream(_: int) -> Sample:
+            started = time.perf_counter()
+            first, text = 0.0, []
+            async with http.post(f"{url}/chat/completions", json=body, headers=headers) as reply:
+                async for line in reply.content:
+                    if not line.startswith(b"data: {"):
+                        continue
+                    for choice in json.loads(line[6:])["choices"]:
+                        if content := choice["delta"].get("content"):
+                            text.append(content)
+                            first = first or time.perf_counter() - started
+            return Sample(first, TOKENS if "".join(text) == script.reply else 0)
+
+        return stream
+
+    return prepare
 
 
-async def through(stub: Stub, script: Script, requests: int) -> Stream:
-    """Streams through the service, one new session (and owner) per request."""
+def _grpc_stream(stub: SessionStub, script: Script, sessions: list[tuple[str, str]]) -> Stream:
     content = script.say()
-    sessions: list[tuple[tuple[tuple[str, str], ...], str]] = []
-    for _ in range(requests):
-        metadata = (("x-owner", f"bench-{uuid.uuid4().hex[:12]}"),)
-        created = await stub.Create(pb.CreateRequest(name="bench", model=MODEL), metadata=metadata)
-        sessions.append((metadata, created.session.id))
 
     async def stream(index: int) -> Sample:
-        metadata, session_id = sessions[index]
+        owner, session_id = sessions[index]
         started = time.perf_counter()
         first, text = 0.0, []
-        call = stub.Send(pb.SendRequest(session_id=session_id, content=content), metadata=metadata)
+        call = stub.Send(
+            pb.SendRequest(session_id=session_id, content=content), metadata=as_user(owner)
+        )
         async for response in call:
             if response.WhichOneof("event") == "delta":
                 text.append(response.delta.text)
@@ -144,27 +174,34 @@ async def through(stub: Stub, script: Script, requests: int) -> Stream:
     return stream
 
 
-@contextmanager
-def database() -> Iterator[str]:
-    base = os.environ.get("SESSIONS_BENCH_DATABASE_URL")
-    if base is None and asyncio.run(_reachable(MACHINE_DATABASE)):
-        base = MACHINE_DATABASE
-    with fresh_database(base) as url:  # without a base: an embedded server
-        yield url
+def through(stub: SessionStub) -> Column:
+    """Streams through the service, one new session (and owner) per request."""
+
+    async def prepare(script: Script, requests: int) -> Stream:
+        sessions = []
+        for _ in range(requests):
+            owner = f"bench-{uuid.uuid4().hex[:12]}"
+            created = await stub.Create(
+                pb.CreateRequest(name="bench", model=MODEL), metadata=as_user(owner)
+            )
+            sessions.append((owner, created.session.id))
+        return _grpc_stream(stub, script, sessions)
+
+    return prepare
 
 
-async def _reachable(url: str) -> bool:
-    try:
-        connection = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=2)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    await connection.close()
-    return True
+def relayed(stub: SessionStub) -> Column:
+    """Streams through the bare relay, which needs no session."""
+
+    async def prepare(script: Script, requests: int) -> Stream:
+        return _grpc_stream(stub, script, [("relay", "")] * requests)
+
+    return prepare
 
 
 @contextmanager
 def fake_upstream() -> Iterator[str]:
-    """The fake model endpoint in a process of its own; yields its base URL."""
+    """The fake endpoint in its own process; yields its base URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.fake_upstream"], cwd=ROOT, stdout=subprocess.PIPE
     )
@@ -176,23 +213,12 @@ def fake_upstream() -> Iterator[str]:
         process.wait(10)
 
 
-async def services(url: str, upstream: str, folder: Path) -> dict[str, ServerProcess]:
-    registry = folder / "endpoints.toml"
-    registry.write_text(f'[endpoints.bench]\nurl = "{upstream}"\nmodels = ["{MODEL}"]\n')
-    started = {}
-    for transport in TRANSPORTS:
-        env = {"SESSIONS_ENDPOINTS_FILE": str(registry), "SESSIONS_UPSTREAM_TRANSPORT": transport}
-        started[transport] = await start_server(url, folder, env)
-    return started
-
-
 @contextmanager
 def profiled(pid: int, enabled: bool) -> Iterator[None]:
-    """py-spy samples the process meanwhile; top functions land in results/."""
+    """py-spy samples the process meanwhile, into `PROFILE`."""
     if not enabled:
         yield
         return
-    output = RESULTS / "profile.txt"
     spy = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "py-spy"),
@@ -202,7 +228,9 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
             "--format",
             "raw",
             "--output",
-            str(output),
+            str(PROFILE),
+            "--rate",
+            "250",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -214,99 +242,201 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
         spy.wait(30)
 
 
-async def row_of(
-    http: aiohttp.ClientSession,
-    upstream: str,
-    stubs: dict[str, Stub],
-    servers: dict[str, ServerProcess],
-    delay: float,
-    concurrency: int,
-    profile: bool,
-) -> dict[str, object]:
-    """One line of the table: each way measured after a warm-up round."""
-    script = Script(tokens=TOKENS, delay=delay)
-    requests = max(10, concurrency * 2)
-    row: dict[str, object] = {"delay_ms": delay * 1000, "concurrency": concurrency}
-    await measure(direct(http, upstream, script), concurrency, concurrency)
-    row["direct"] = asdict(await measure(direct(http, upstream, script), concurrency, requests))
-    for transport, stub in stubs.items():
-        await measure(await through(stub, script, concurrency), concurrency, concurrency)
-        stream = await through(stub, script, requests)
-        heaviest = profile and transport == "aiohttp" and delay == 0 and concurrency == 64
-        with profiled(servers[transport].process.pid, heaviest):
-            row[transport] = asdict(await measure(stream, concurrency, requests))
-    return row
+def top_costs(path: Path, count: int = 15) -> list[str]:
+    """The functions of a py-spy raw profile with the most samples inside them
+    (inclusive): the service's own, SQLAlchemy's and httpx's, below the process's
+    entry point."""
+    inside: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        total += int(samples)
+        for frame in set(stack.split(";")):
+            entry = "cli.py" in frame or "__main__" in frame
+            if not entry and any(
+                part in frame for part in ("sessions_server", "sqlalchemy", "httpx")
+            ):
+                inside[frame] += int(samples)
+    return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in inside.most_common(count)]
 
 
-async def run(url: str, upstream: str, folder: Path, profile: bool) -> list[dict[str, object]]:
-    servers = await services(url, upstream, folder)
-    rows: list[dict[str, object]] = []
-    try:
-        async with (
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
-            grpc.aio.insecure_channel(servers["aiohttp"].address) as a,
-            grpc.aio.insecure_channel(servers["httpx"].address) as h,
-        ):
-            stubs: dict[str, Stub] = {"aiohttp": Stub(a), "httpx": Stub(h)}
-            for delay in DELAYS:
-                for concurrency in CONCURRENCY:
-                    rows.append(
-                        await row_of(http, upstream, stubs, servers, delay, concurrency, profile)
-                    )
-                    print(f"  measured {delay * 1000:.0f} ms x {concurrency}", flush=True)
-    finally:
-        for server in servers.values():
-            server.stop()
-    return rows
+Results = dict[tuple[float, int], dict[str, Figures | str]]
 
 
-def table(rows: list[dict[str, object]]) -> str:
-    def cell(row: dict[str, object], who: str, what: str) -> float:
-        figures = row[who]
-        assert isinstance(figures, dict)
-        return float(figures[what])
+async def measure_all(
+    upstream: str, servers: Mapping[str, ServerProcess], profile: bool
+) -> Results:
+    results: Results = {}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
+        grpc.aio.insecure_channel(servers["aiohttp"].address) as a,
+        grpc.aio.insecure_channel(servers["httpx"].address) as h,
+        relay_process(upstream) as relay,
+        grpc.aio.insecure_channel(relay.address) as r,
+        litellm_proxy(upstream) as proxy,
+    ):
+        columns: dict[str, Column] = {
+            DIRECT: direct(http, upstream),
+            SERVICE: through(SessionStub(a)),
+            HTTPX: through(SessionStub(h)),
+            RELAY: relayed(SessionStub(r)),
+        }
+        if not isinstance(proxy, Unavailable):
+            columns[LITELLM] = direct(http, proxy.base_url, proxy.model, proxy.api_key)
+        warm_up = Script(tokens=TOKENS)
+        for prepare in columns.values():
+            await measure(await prepare(warm_up, 4), 4, 4)
+        for delay in DELAYS:
+            for concurrency in CONCURRENCY:
+                script = Script(tokens=TOKENS, delay=delay)
+                # One wave of streams: every one of them runs at the full concurrency.
+                requests = max(4, concurrency)
+                rounds: dict[str, list[Figures]] = {name: [] for name in columns}
+                for round_ in range(ROUNDS):
+                    for name, prepare in columns.items():
+                        if name == LITELLM and round_ >= LITELLM_ROUNDS:
+                            continue
+                        stream = await prepare(script, requests)
+                        heaviest = profile and name == SERVICE and round_ == 0
+                        heaviest = heaviest and delay == 0 and concurrency == max(CONCURRENCY)
+                        with profiled(servers["aiohttp"].process.pid, heaviest):
+                            rounds[name].append(await measure(stream, concurrency, requests))
+                row: dict[str, Figures | str] = {
+                    name: Figures.median(figures) for name, figures in rounds.items()
+                }
+                if isinstance(proxy, Unavailable):
+                    row[LITELLM] = proxy.reason
+                results[(delay, concurrency)] = row
+                print(f"  measured {delay * 1000:.0f} ms x {concurrency}", flush=True)
+    return results
 
-    lines = [
-        "delay  conc | TTFT p50 ms: direct  service  ratio | TTFT p99 ms: direct  service  ratio"
-        " | tokens/s: direct  service  ratio | httpx transport: p50  p99  tok/s",
-    ]
-    for row in rows:
-        parts = [f"{row['delay_ms']:>3.0f}ms {row['concurrency']:>5} |"]
-        for what in ("first_token_p50_ms", "first_token_p99_ms", "tokens_per_second"):
-            d, s = cell(row, "direct", what), cell(row, "aiohttp", what)
-            parts.append(f"{d:>10.1f} {s:>8.1f} {s / d:>6.2f}x |")
-        parts.append(
-            " ".join(
-                f"{cell(row, 'httpx', w):>8.1f}"
-                for w in ("first_token_p50_ms", "first_token_p99_ms", "tokens_per_second")
+
+def _figure(row: dict[str, Figures | str], column: str, what: str) -> float | None:
+    figures = row.get(column)
+    return getattr(figures, what) if isinstance(figures, Figures) else None
+
+
+def table(results: Results) -> Table:
+    order = [DIRECT, SERVICE, RELAY, LITELLM, HTTPX]
+    table = Table(
+        f"Streaming Send: {TOKENS}-token replies, medians of {ROUNDS} rounds",
+        [
+            "ms/token",
+            "streams",
+            "figure",
+            *order,
+            "service ÷ direct",
+            "service ÷ relay",
+            "service ÷ LiteLLM",
+        ],
+    )
+    figures = {
+        "first token p50 ms": "first_token_p50_ms",
+        "first token p99 ms": "first_token_p99_ms",
+        "tokens/s": "tokens_per_second",
+    }
+    for (delay, concurrency), row in results.items():
+        for label, what in figures.items():
+            cells: list[Cell] = [_figure(row, column, what) for column in order]
+            service = _figure(row, SERVICE, what)
+            table.add(
+                delay * 1000,
+                concurrency,
+                label,
+                *cells,
+                Ratio(ratio(service, _figure(row, DIRECT, what))),
+                Ratio(ratio(service, _figure(row, RELAY, what))),
+                Ratio(ratio(service, _figure(row, LITELLM, what))),
             )
+    slowest, busiest = max(DELAYS), max(CONCURRENCY)
+
+    def of(delay: float, concurrency: int, column: str, what: str) -> float | None:
+        return _figure(results[(delay, concurrency)], column, what)
+
+    p50, rate = "first_token_p50_ms", "tokens_per_second"
+    table.targets += [
+        Target(
+            "first token p50, 5 ms/token, 1 stream: service ÷ direct",
+            ratio(of(slowest, 1, SERVICE, p50), of(slowest, 1, DIRECT, p50)),
+            1.25,
+        ),
+        Target(
+            f"tokens/s, 5 ms/token, {busiest} streams: service ÷ direct",
+            ratio(of(slowest, busiest, SERVICE, rate), of(slowest, busiest, DIRECT, rate)),
+            0.9,
+            at_most=False,
+        ),
+        Target(
+            f"tokens/s, no delay, {busiest} streams: service ÷ bare relay",
+            ratio(of(0.0, busiest, SERVICE, rate), of(0.0, busiest, RELAY, rate)),
+            1.0,
+            at_most=False,
+        ),
+        Target(
+            f"tokens/s, no delay, {busiest} streams: service ÷ LiteLLM",
+            ratio(of(0.0, busiest, SERVICE, rate), of(0.0, busiest, LITELLM, rate)),
+            5.0,
+            at_most=False,
+        ),
+    ]
+    worst = [
+        ratio(of(d, c, SERVICE, p50), of(d, c, LITELLM, p50)) for d in DELAYS for c in CONCURRENCY
+    ]
+    table.targets.append(
+        Target(
+            "first token p50 at every concurrency: worst service ÷ LiteLLM (must be < 1)",
+            None if None in worst else max(w for w in worst if w is not None),
+            1.0,
         )
-        lines.append(" ".join(parts))
-    return "\n".join(lines)
+    )
+    for row in results.values():
+        if isinstance(reason := row.get(LITELLM), str):
+            table.notes.append(f"LiteLLM not measured: {reason}")
+            break
+    table.notes.append(
+        f"LiteLLM: {LITELLM_ROUNDS} round (it streams ~10x slower than the rest); "
+        "requests per figure: one wave of max(4, streams)"
+    )
+    table.notes.append(
+        "tokens/s: over all streams together; the load generator, the service, the relay, "
+        "LiteLLM and the fake endpoint share the machine's 2 cores, so figures are noisy"
+    )
+    return table
+
+
+async def _measure(url: str, profile: bool) -> Results:
+    with fake_upstream() as upstream, tempfile.TemporaryDirectory() as folder:
+        registry = Path(folder) / "endpoints.toml"
+        registry.write_text(f'[endpoints.bench]\nurl = "{upstream}"\nmodels = ["{MODEL}"]\n')
+        env = {"SESSIONS_ENDPOINTS_FILE": str(registry)}
+        async with (
+            server_process(url, {**env, "SESSIONS_UPSTREAM_TRANSPORT": "aiohttp"}) as a,
+            server_process(url, {**env, "SESSIONS_UPSTREAM_TRANSPORT": "httpx"}) as h,
+        ):
+            return await measure_all(upstream, {"aiohttp": a, "httpx": h}, profile)
+
+
+def run_bench(report: Report, profile: bool = False) -> None:
+    with bench_database() as url:
+        results = uvloop.run(_measure(url, profile))
+    streaming = table(results)
+    if profile:
+        streaming.notes.append(f"py-spy, service at no delay x {max(CONCURRENCY)}: top costs")
+        streaming.notes += top_costs(PROFILE)
+    report.add(NAME, streaming)
+
+
+def run(report: Report) -> None:
+    run_bench(report)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.send_stream", description=__doc__)
     parser.add_argument("--profile", action="store_true", help="sample the service with py-spy")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with (
-        database() as url,
-        fake_upstream() as upstream,
-        tempfile.TemporaryDirectory(prefix="sessions-bench-") as folder,
-    ):
-        rows = uvloop.run(run(url, upstream, Path(folder), args.profile))
-    report = table(rows)
-    print(report)
-    document = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "tokens": TOKENS,
-        "service_transport": "aiohttp",
-        "rows": rows,
-        "table": report.splitlines(),
-    }
-    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    report = Report()
+    run_bench(report, args.profile)
+    report.write()
 
 
 if __name__ == "__main__":
