@@ -152,6 +152,47 @@ async def test_total_size_counts_every_page_of_the_query(stub: Stub, owner: Owne
     assert page.total_size == 5
 
 
+async def test_total_size_follows_every_change_under_each_filter(stub: Stub, owner: Owner) -> None:
+    """The totals of queries without text come from per-owner counts kept by the
+    database; they must agree with the sessions List returns, after every change."""
+    filters = [
+        {"archived": archived, "starred_only": starred}
+        for archived in (
+            pb.ARCHIVED_FILTER_EXCLUDE,
+            pb.ARCHIVED_FILTER_INCLUDE,
+            pb.ARCHIVED_FILTER_ONLY,
+        )
+        for starred in (False, True)
+    ]
+
+    async def assert_totals_agree() -> None:
+        for fields in filters:
+            listed = await stub.List(pb.ListRequest(page_size=1000, **fields), metadata=owner.md)
+            assert listed.total_size == len(listed.sessions), fields
+
+    sessions = await _create_many(stub, owner, 4)
+    await create(stub, owner.md, "again", request_id="once")
+    await create(stub, owner.md, "again", request_id="once")
+    await assert_totals_agree()
+    changes = [
+        (sessions[0].id, {"archive": pb.Archive()}),
+        (sessions[0].id, {"archive": pb.Archive()}),
+        (sessions[1].id, {"star": pb.Star()}),
+        (sessions[0].id, {"star": pb.Star()}),
+        (sessions[0].id, {"unarchive": pb.Unarchive()}),
+        (sessions[1].id, {"fork": pb.Fork()}),
+        (sessions[1].id, {"unstar": pb.Unstar()}),
+        (sessions[2].id, {"delete": pb.Delete()}),
+    ]
+    for session_id, action in changes:
+        await manage(stub, owner.md, session_id, **action)
+        await assert_totals_agree()
+    with_all = await stub.List(
+        pb.ListRequest(archived=pb.ARCHIVED_FILTER_INCLUDE), metadata=owner.md
+    )
+    assert with_all.total_size == 5  # 4 + 1 idempotent create + 1 fork - 1 deleted
+
+
 async def test_page_size_defaults_to_50(stub: Stub, owner: Owner) -> None:
     await _create_many(stub, owner, 51)
     page = await stub.List(pb.ListRequest(), metadata=owner.md)

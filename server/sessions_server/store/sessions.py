@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sessions_server.errors import SessionNotFound
 from sessions_server.models import ArchivedFilter, Cursor, ListQuery, NewSession, Page, Session
 from sessions_server.store.scope import Scope
-from sessions_server.store.tables import sessions
+from sessions_server.store.tables import session_counts, sessions
 
 _COLUMNS = [
     sessions.c.owner,
@@ -116,14 +116,20 @@ async def delete(scope: Scope, session_id: uuid.UUID) -> None:
     await scope.connection.execute(sa.delete(sessions).where(_mine(scope, session_id)))
 
 
-def _filters(scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
-    filters = [sessions.c.owner == scope.owner]
+def _flag_filters(table: sa.Table, scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
+    """The owner, archived and starred conditions of `query` on `table`."""
+    filters = [table.c.owner == scope.owner]
     if query.archived is ArchivedFilter.EXCLUDE:
-        filters.append(sessions.c.archived.is_(False))
+        filters.append(table.c.archived.is_(False))
     elif query.archived is ArchivedFilter.ONLY:
-        filters.append(sessions.c.archived.is_(True))
+        filters.append(table.c.archived.is_(True))
     if query.starred_only:
-        filters.append(sessions.c.starred.is_(True))
+        filters.append(table.c.starred.is_(True))
+    return filters
+
+
+def _filters(scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
+    filters = _flag_filters(sessions, scope, query)
     if query.text:
         # A plain substring test: `%` and `_` are ordinary characters. Under row
         # security PostgreSQL will not consult column statistics for ILIKE (not
@@ -158,11 +164,18 @@ def page_statement(
     )
 
 
+def _total_statement(scope: Scope, query: ListQuery) -> sa.Select[Any]:
+    """How many sessions match: from the per-owner counts when the query has no
+    text (a sum over at most four rows), else by counting the matching rows."""
+    if query.text:
+        return sa.select(sa.func.count()).where(*_filters(scope, query))
+    counted = _flag_filters(session_counts, scope, query)
+    return sa.select(sa.func.coalesce(sa.func.sum(session_counts.c.sessions), 0)).where(*counted)
+
+
 async def page(scope: Scope, query: ListQuery, after: Cursor | None, size: int) -> Page:
     """One page of `size` sessions and the total count of the query's sessions."""
-    total = (
-        await scope.connection.execute(sa.select(sa.func.count()).where(*_filters(scope, query)))
-    ).scalar_one()
+    total = int((await scope.connection.execute(_total_statement(scope, query))).scalar_one())
     # One row more than the page tells whether another page follows.
     rows = (await scope.connection.execute(page_statement(scope, query, after, size + 1))).all()
     found = [_record(row) for row in rows[:size]]

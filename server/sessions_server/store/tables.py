@@ -100,3 +100,14 @@ events_pruned = sa.Table(
     sa.Column("owner", sa.Text, primary_key=True),
     sa.Column("through_id", sa.BigInteger, nullable=False),
 )
+
+# Each owner's sessions counted by (archived, starred), kept by a trigger on
+# `sessions` (migration 0007): List's total without a text query reads these.
+session_counts = sa.Table(
+    "session_counts",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("archived", sa.Boolean, primary_key=True),
+    sa.Column("starred", sa.Boolean, primary_key=True),
+    sa.Column("sessions", sa.BigInteger, nullable=False),
+)

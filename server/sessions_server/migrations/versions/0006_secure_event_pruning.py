@@ -8,63 +8,31 @@ the one statement that spans owners, so it runs as its own role,
 `events_pruned` and to nothing else: the service role stays confined to one owner.
 """
 
-from alembic import context, op
+from alembic import op
 
-from sessions_server.config import DEFAULT_DATABASE_ROLE, maintenance_role
+from sessions_server.config import maintenance_role
+from sessions_server.migrations.roles import (
+    create_role,
+    isolate_by_owner,
+    revoke_schema,
+    service_role,
+    stop_isolating,
+)
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-OWNER_MATCHES = "owner = current_setting('sessions.owner', true)"
-
-
-def _role() -> str:
-    role: str = context.config.attributes.get("database_role", DEFAULT_DATABASE_ROLE)
-    return role
-
 
 def upgrade() -> None:
-    role = _role()
-    op.execute("ALTER TABLE events_pruned ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE events_pruned FORCE ROW LEVEL SECURITY")
-    op.execute(
-        "CREATE POLICY owner_isolation ON events_pruned "
-        f"USING ({OWNER_MATCHES}) WITH CHECK ({OWNER_MATCHES})"
-    )
+    isolate_by_owner("events_pruned")
+    role = service_role()
     if not role:
         return
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON events_pruned TO {role}")
     maintenance = maintenance_role(role)
-    op.execute(
-        f"""
-        DO $$
-        BEGIN
-            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{maintenance}') THEN
-                CREATE ROLE {maintenance} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-            END IF;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;  -- created meanwhile by a migration of another database
-        END
-        $$
-        """
-    )
-    op.execute(
-        f"""
-        DO $$
-        BEGIN
-            IF NOT pg_has_role(current_user, '{maintenance}', 'MEMBER') THEN
-                EXECUTE format('GRANT {maintenance} TO %I', current_user);
-            END IF;
-        END
-        $$
-        """
-    )
-    op.execute(
-        f"DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO {maintenance}', "
-        "current_schema()); END $$"
-    )
+    create_role(maintenance)
     op.execute(f"GRANT SELECT, DELETE ON events TO {maintenance}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON events_pruned TO {maintenance}")
     for table in ("events", "events_pruned"):
@@ -72,10 +40,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    role = _role()
-    op.execute("DROP POLICY IF EXISTS owner_isolation ON events_pruned")
-    op.execute("ALTER TABLE events_pruned NO FORCE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE events_pruned DISABLE ROW LEVEL SECURITY")
+    stop_isolating("events_pruned")
+    role = service_role()
     if not role:
         return
     maintenance = maintenance_role(role)
@@ -83,7 +49,4 @@ def downgrade() -> None:
         op.execute(f"DROP POLICY IF EXISTS prune ON {table}")
     op.execute(f"REVOKE ALL ON events, events_pruned FROM {maintenance}")
     op.execute(f"REVOKE ALL ON events_pruned FROM {role}")
-    op.execute(
-        f"DO $$ BEGIN EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM {maintenance}', "
-        "current_schema()); END $$"
-    )
+    revoke_schema(maintenance)
