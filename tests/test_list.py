@@ -5,6 +5,7 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 from sessions_client import pb
@@ -156,7 +157,7 @@ async def test_total_size_follows_every_change_under_each_filter(stub: Stub, own
     """The totals of queries without text come from per-owner counts kept by the
     database; they must agree with the sessions List returns, after every change."""
     filters = [
-        {"archived": archived, "starred_only": starred}
+        (archived, starred)
         for archived in (
             pb.ARCHIVED_FILTER_EXCLUDE,
             pb.ARCHIVED_FILTER_INCLUDE,
@@ -166,15 +167,16 @@ async def test_total_size_follows_every_change_under_each_filter(stub: Stub, own
     ]
 
     async def assert_totals_agree() -> None:
-        for fields in filters:
-            listed = await stub.List(pb.ListRequest(page_size=1000, **fields), metadata=owner.md)
-            assert listed.total_size == len(listed.sessions), fields
+        for archived, starred in filters:
+            request = pb.ListRequest(page_size=1000, archived=archived, starred_only=starred)
+            listed = await stub.List(request, metadata=owner.md)
+            assert listed.total_size == len(listed.sessions), (archived, starred)
 
     sessions = await _create_many(stub, owner, 4)
     await create(stub, owner.md, "again", request_id="once")
     await create(stub, owner.md, "again", request_id="once")
     await assert_totals_agree()
-    changes = [
+    changes: list[tuple[str, dict[str, Any]]] = [
         (sessions[0].id, {"archive": pb.Archive()}),
         (sessions[0].id, {"archive": pb.Archive()}),
         (sessions[1].id, {"star": pb.Star()}),

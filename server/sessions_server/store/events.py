@@ -11,7 +11,6 @@ until commit) before the id is drawn, so one owner's events commit in id order.
 Different owners do not wait for each other.
 """
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,26 +45,47 @@ class Bounds:
     newest: int
 
 
+# One round trip: the owner's lock, then the row (its id drawn after the lock is
+# held: the insert reads from `locked`), then the NOTIFY carrying the new id.
+_RECORD = sa.text(
+    """
+    WITH locked AS (SELECT pg_advisory_xact_lock(:space, hashtext(:owner))),
+    inserted AS (
+        INSERT INTO events (owner, session_id, type, time)
+        SELECT :owner, :session_id, :type, now() FROM locked
+        RETURNING id
+    )
+    SELECT id, pg_notify(
+        :channel,
+        json_build_object(
+            'owner', CAST(:owner AS text),
+            'session_id', CAST(:session_id AS text),
+            'type', CAST(:type AS smallint),
+            'id', id
+        )::text
+    ) FROM inserted
+    """
+).bindparams(
+    sa.bindparam("space", _LOCK_SPACE, type_=sa.Integer),
+    sa.bindparam("channel", CHANNEL, type_=sa.Text),
+    sa.bindparam("owner", type_=sa.Text),
+    sa.bindparam("session_id", type_=events.c.session_id.type),
+    sa.bindparam("type", type_=sa.SmallInteger),
+)
+
+
 async def record(scope: Scope, session_id: uuid.UUID, type: EventType) -> int:
-    """Records the event; returns its id.
+    """Records the event and rings NOTIFY (delivered at commit); returns its id.
 
     Call it last in the transaction: from here to the commit the owner's other
     writers wait, so nothing after it should wait on them.
     """
-    await scope.connection.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(_LOCK_SPACE, sa.func.hashtext(scope.owner)))
-    )
-    event_id: int = (
+    row = (
         await scope.connection.execute(
-            sa.insert(events)
-            .values(owner=scope.owner, session_id=session_id, type=int(type), time=sa.func.now())
-            .returning(events.c.id)
+            _RECORD, {"owner": scope.owner, "session_id": session_id, "type": int(type)}
         )
-    ).scalar_one()
-    payload = json.dumps(
-        {"owner": scope.owner, "session_id": str(session_id), "type": int(type), "id": event_id}
-    )
-    await scope.connection.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
+    ).one()
+    event_id: int = row.id
     return event_id
 
 
