@@ -1,5 +1,6 @@
 """The Python client against the real server: each method, and errors with their reason."""
 
+import asyncio
 import time
 import uuid
 
@@ -179,3 +180,29 @@ async def test_per_call_timeout_overrides_the_default() -> None:
         assert got.session.id == "sleep-0.5"
         with pytest.raises(DeadlineExceeded):
             await client.get("sleep-5", timeout=0.2)
+
+
+async def test_watch_yields_the_callers_changes_and_resumes_after_an_event(
+    client: SessionsClient,
+) -> None:
+    events = client.watch()
+    first = asyncio.ensure_future(anext(events))
+    created_ids = []
+    # Until the watch is established a change may come before it: keep changing.
+    deadline = time.monotonic() + 10
+    while not first.done() and time.monotonic() < deadline:
+        created_ids.append((await client.create("watched", "demo")).id)
+        await asyncio.wait([first], timeout=0.2)
+    created = await first
+    await events.aclose()
+    assert created.type == pb.EVENT_TYPE_CREATED
+    assert created.session.id in created_ids
+    session = created.session
+
+    await client.rename(session.id, "renamed")
+    resumed = client.watch(after_event_id=created.event_id)
+    updated = await asyncio.wait_for(anext(resumed), 10)
+    await resumed.aclose()
+    assert updated.type == pb.EVENT_TYPE_UPDATED
+    assert updated.session.name == "renamed"
+    assert updated.event_id > created.event_id
