@@ -49,16 +49,15 @@ def issuer_key_file(issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def jwt_settings(database_url: str, issuer_key_file: Path, endpoints_file: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        listen="127.0.0.1:0",
-        auth="jwt",
-        jwt_public_key_file=issuer_key_file,
-        jwt_audience=AUDIENCE,
-        jwt_issuer=ISSUER,
-        endpoints_file=endpoints_file,
-        shutdown_grace=1.0,
+def jwt_settings(settings: Settings, issuer_key_file: Path) -> Settings:
+    """The test server's settings, in token mode."""
+    return settings.model_copy(
+        update={
+            "auth": "jwt",
+            "jwt_public_key_file": issuer_key_file,
+            "jwt_audience": AUDIENCE,
+            "jwt_issuer": ISSUER,
+        }
     )
 
 
