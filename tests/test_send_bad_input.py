@@ -1,10 +1,14 @@
 """Send refuses bad input with a clear status and stores nothing."""
 
+import uuid
+
+import asyncpg
 import grpc
 import pytest
 from sessions_client import pb
 
 from tests.conftest import Owner, Stub
+from tests.support import rows
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.rpc import field_violations, reason
 from tests.support.sending import messages, new_session, read, send_until_error
@@ -84,3 +88,27 @@ async def test_bad_request_id_is_invalid_argument(
     assert reason(error) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
     assert field_violations(error) == ["request_id"]
     assert await messages(stub, owner, session.id) == []
+
+
+async def test_session_on_an_endpoint_no_longer_configured_is_model_unknown(
+    stub: Stub, owner: Owner, admin: asyncpg.Connection, fake_upstream: FakeUpstream
+) -> None:
+    # The registry changed after the session was created: its endpoint is gone.
+    session = await new_session(stub, owner)
+    await admin.execute(
+        "UPDATE sessions SET endpoint = 'retired' WHERE owner = $1 AND id = $2",
+        owner.name,
+        uuid.UUID(session.id),
+    )
+    before = await rows.snapshot(admin, owner.name)
+    seen = len(fake_upstream.requests)
+
+    for request_id in ("", "retry-key-1"):
+        responses, error = await send_until_error(
+            stub, owner, session.id, Script().say(), request_id=request_id
+        )
+
+        assert reason(error) == (grpc.StatusCode.INVALID_ARGUMENT, "MODEL_UNKNOWN")
+        assert responses == []
+    assert await rows.snapshot(admin, owner.name) == before
+    assert len(fake_upstream.requests) == seen

@@ -113,6 +113,10 @@ class Registry:
         endpoint = self._endpoints.get(name)
         return endpoint.url if endpoint is not None else ""
 
+    def usable(self, owner: str) -> list[str]:
+        """The names of the endpoints this owner may use."""
+        return [name for name, endpoint in self._endpoints.items() if endpoint.allows(owner)]
+
     def get(self, name: str, owner: str) -> Endpoint:
         """The endpoint of that name, if this owner may use it."""
         endpoint = self._endpoints.get(name)

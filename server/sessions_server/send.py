@@ -1,8 +1,8 @@
 """Send: store the caller's message, stream the model's reply, store the reply.
 
-    1. lease the session and store the user message    one transaction -> `started`
+    1. lease the session and store the user message    one round trip -> `started`
     2. stream the reply from the model endpoint          a `delta` as text arrives; no database
-    3. store the reply, give the lease back              one transaction -> `completed`
+    3. store the reply, give the lease back              one round trip -> `completed`
 
 Whatever ends the call, the session's history stays whole. A reply cut short by
 the caller (cancel, deadline) is stored INCOMPLETE; by the endpoint, FAILED; a
@@ -28,14 +28,14 @@ from typing import Any, TypeVar
 from sessions_server import validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Endpoint, Registry
-from sessions_server.errors import RequestIdReused, SessionBusy
-from sessions_server.models import EventType, Message, MessageStatus, Turn, Usage
+from sessions_server.errors import ModelUnknown, RequestIdReused, SessionBusy, SessionNotFound
+from sessions_server.models import Message, MessageStatus, Turn, Usage
 from sessions_server.operations import fingerprint
 from sessions_server.store import Scope, Store, history, leases, sends
-from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
 from sessions_server.store import sessions as session_rows
+from sessions_server.store.sends import NotOpened
 from sessions_server.upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,12 @@ class SendOperations:
         self._registry = registry
         self._upstream = upstream
         self._limits = limits
+        self._open_limits = sends.Limits(
+            limits.lease_seconds,
+            limits.max_concurrent_sends,
+            limits.context_max_messages,
+            limits.context_max_bytes,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeats: set[asyncio.Task[None]] = set()
 
@@ -177,69 +183,75 @@ class SendOperations:
     ) -> _Opened | _Replay:
         digest = fingerprint(METHOD, [str(session_id), content]) if request_id else ""
         lease = uuid.uuid4()
-        async with self._store.scope(owner) as scope:
-            await leases.admit(scope)
-            record = await request_rows.find(scope, request_id) if request_id else None
-            if record is None:
-                claim, user = await self._store_new(
-                    scope, session_id, lease, content, request_id, digest
-                )
-            elif record.method != METHOD or record.fingerprint != digest:
-                raise RequestIdReused()
-            elif record.reply_seq is not None:
-                return await _replay(scope, session_id, record.user_seq, record.reply_seq)
-            else:
-                claim, user = await self._resume(
-                    scope, session_id, lease, request_id, record.user_seq
-                )
-            endpoint = self._registry.get(claim.endpoint, owner)
-            turns = await history.context(
-                scope,
-                session_id,
-                user.seq,
-                self._limits.context_max_messages,
-                self._limits.context_max_bytes,
-            )
-        return _Opened(
-            owner=owner,
-            session_id=session_id,
-            session_name=claim.name,
-            request_id=request_id,
-            lease=lease,
-            endpoint=endpoint,
-            model=claim.model,
-            system_prompt=claim.system_prompt,
-            user_message=user,
-            turns=turns,
-        )
-
-    async def _store_new(
-        self,
-        scope: Scope,
-        session_id: uuid.UUID,
-        lease: uuid.UUID,
-        content: str,
-        request_id: str,
-        digest: str,
-    ) -> tuple[leases.Claim, Message]:
-        """Leases the session and stores the user message (a first call)."""
         opened = await sends.open_send(
-            scope,
+            self._store,
+            owner,
             session_id,
             lease,
-            self._limits.lease_seconds,
-            self._limits.max_concurrent_sends,
             content,
             request_id,
             METHOD,
             digest,
+            self._registry.usable(owner),
+            self._open_limits,
         )
-        if opened is None:
-            raise await leases.refusal(scope, session_id, request_id)
-        if not opened.remembered:
+        if isinstance(opened, sends.Opened):
+            return self._opened(owner, session_id, request_id, lease, opened)
+        if opened is NotOpened.TAKEN:
             raise RequestIdReused()  # taken meanwhile by a Create with the same id
-        await event_rows.record(scope, session_id, EventType.MESSAGE_ADDED)
-        return opened.claim, opened.user_message
+        if opened is NotOpened.UNUSABLE:
+            raise ModelUnknown()
+        async with self._store.scope(owner) as scope:
+            if opened is NotOpened.REFUSED:
+                raise await leases.refusal(scope, session_id, request_id)
+            return await self._repeat(scope, session_id, lease, request_id, digest)
+
+    def _opened(
+        self,
+        owner: str,
+        session_id: uuid.UUID,
+        request_id: str,
+        lease: uuid.UUID,
+        opened: sends.Opened,
+    ) -> _Opened:
+        return _Opened(
+            owner=owner,
+            session_id=session_id,
+            session_name=opened.claim.name,
+            request_id=request_id,
+            lease=lease,
+            endpoint=self._registry.get(opened.claim.endpoint, owner),
+            model=opened.claim.model,
+            system_prompt=opened.claim.system_prompt,
+            user_message=opened.user_message,
+            turns=opened.turns,
+        )
+
+    async def _repeat(
+        self, scope: Scope, session_id: uuid.UUID, lease: uuid.UUID, request_id: str, digest: str
+    ) -> _Opened | _Replay:
+        """A Send whose request_id is stored: its reply replayed, or the Send resumed
+        from its stored user message."""
+        await leases.admit(scope)
+        record = await request_rows.find(scope, request_id)
+        if record is None:
+            raise SessionNotFound()  # the session was deleted meanwhile, with its keys
+        if record.method != METHOD or record.fingerprint != digest:
+            raise RequestIdReused()
+        if record.reply_seq is not None:
+            return await _replay(scope, session_id, record.user_seq, record.reply_seq)
+        claim, user = await self._resume(scope, session_id, lease, request_id, record.user_seq)
+        self._registry.get(claim.endpoint, scope.owner)  # not usable: rolled back
+        turns = await history.context(
+            scope,
+            session_id,
+            user.seq,
+            self._limits.context_max_messages,
+            self._limits.context_max_bytes,
+        )
+        return self._opened(
+            scope.owner, session_id, request_id, lease, sends.Opened(claim, user, turns)
+        )
 
     async def _resume(
         self,
@@ -312,18 +324,16 @@ class SendOperations:
         complete) or the lease was lost."""
         sid = opened.session_id
         try:
-            async with self._store.scope(opened.owner) as scope:
-                if status is not MessageStatus.COMPLETE and not text:
+            if status is not MessageStatus.COMPLETE and not text:
+                async with self._store.scope(opened.owner) as scope:
                     await leases.release(scope, sid, opened.lease)
-                    return None
-                reply = await sends.close_send(
-                    scope, sid, opened.lease, text, status, usage, opened.request_id
-                )
-                if reply is None:
-                    log.warning("session %s: lease lost before the reply was stored", sid)
-                    return None
-                await event_rows.record(scope, sid, EventType.MESSAGE_ADDED)
-                return reply
+                return None
+            reply = await sends.close_send(
+                self._store, opened.owner, sid, opened.lease, text, status, usage, opened.request_id
+            )
+            if reply is None:
+                log.warning("session %s: lease lost before the reply was stored", sid)
+            return reply
         except Exception:
             log.exception("session %s: storing the reply failed", sid)
             raise

@@ -24,9 +24,7 @@ from sessions_server.store.scope import Scope
 from sessions_server.store.tables import events, events_pruned
 
 CHANNEL = "sessions_events"
-
-# First key of the two-key advisory locks on events; the second is the owner's hash.
-_LOCK_SPACE = 0x5E55
+"""The channel `record_event` (migration 0008) notifies on."""
 
 
 @dataclass(frozen=True)
@@ -45,29 +43,8 @@ class Bounds:
     newest: int
 
 
-# One round trip: the owner's lock, then the row (its id drawn after the lock is
-# held: the insert reads from `locked`), then the NOTIFY carrying the new id.
-_RECORD = sa.text(
-    """
-    WITH locked AS (SELECT pg_advisory_xact_lock(:space, hashtext(:owner))),
-    inserted AS (
-        INSERT INTO events (owner, session_id, type, time)
-        SELECT :owner, :session_id, :type, now() FROM locked
-        RETURNING id
-    )
-    SELECT id, pg_notify(
-        :channel,
-        json_build_object(
-            'owner', CAST(:owner AS text),
-            'session_id', CAST(:session_id AS text),
-            'type', CAST(:type AS smallint),
-            'id', id
-        )::text
-    ) FROM inserted
-    """
-).bindparams(
-    sa.bindparam("space", _LOCK_SPACE, type_=sa.Integer),
-    sa.bindparam("channel", CHANNEL, type_=sa.Text),
+# The lock, the insert and the NOTIFY: `record_event` of migration 0008.
+_RECORD = sa.text("SELECT record_event(:owner, :session_id, :type)").bindparams(
     sa.bindparam("owner", type_=sa.Text),
     sa.bindparam("session_id", type_=events.c.session_id.type),
     sa.bindparam("type", type_=sa.SmallInteger),
@@ -80,12 +57,11 @@ async def record(scope: Scope, session_id: uuid.UUID, type: EventType) -> int:
     Call it last in the transaction: from here to the commit the owner's other
     writers wait, so nothing after it should wait on them.
     """
-    row = (
+    event_id: int = (
         await scope.connection.execute(
             _RECORD, {"owner": scope.owner, "session_id": session_id, "type": int(type)}
         )
-    ).one()
-    event_id: int = row.id
+    ).scalar_one()
     return event_id
 
 

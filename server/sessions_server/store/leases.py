@@ -25,8 +25,6 @@ from sessions_server.store.sessions import BUSY
 from sessions_server.store.tables import sessions
 
 _NOW = sa.func.clock_timestamp()
-FREE = sa.not_(BUSY)
-"""No Send holds the session: never leased, given back, or lapsed."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +35,6 @@ class Claim:
     model: str
     endpoint: str
     system_prompt: str
-
-
-def within_cap(owner: sa.ColumnElement[str], cap: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
-    """The owner has fewer than `cap` Sends in flight (counted with the partial index
-    of leased sessions). Exact when the transaction `admit`ted first."""
-    in_flight = sa.select(sa.func.count()).where(sessions.c.owner == owner, BUSY).scalar_subquery()
-    return in_flight < cap
 
 
 def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
@@ -61,8 +52,19 @@ _ADMIT = sa.select(
 
 async def admit(scope: Scope) -> None:
     """Queues the owner's Send admissions one behind another until the transaction
-    ends, so that the count of Sends in flight cannot be raced past the cap."""
+    ends, so that the count of Sends in flight cannot be raced past the cap (the
+    same lock `open_send` of migration 0008 takes)."""
     await scope.connection.execute(_ADMIT, {"p_key": f"sessions.send:{scope.owner}"})
+
+
+_CLAIM = sa.text(
+    "SELECT name, model, endpoint, system_prompt "
+    "FROM claim_lease(:owner, :session_id, :token, :lease, :request_id, :cap, false)"
+).bindparams(
+    sa.bindparam("session_id", type_=sessions.c.id.type),
+    sa.bindparam("token", type_=sessions.c.lease_token.type),
+    sa.bindparam("lease", type_=sa.Interval),
+)
 
 
 async def claim(
@@ -78,20 +80,15 @@ async def claim(
     and stores a new message with it."""
     row = (
         await scope.connection.execute(
-            sa.update(sessions)
-            .where(
-                _mine(scope, session_id),
-                FREE,
-                within_cap(sa.literal(scope.owner), sa.literal(cap)),
-            )
-            .values(
-                lease_token=token,
-                lease_expires=_NOW + timedelta(seconds=seconds),
-                lease_request_id=request_id or None,
-            )
-            .returning(
-                sessions.c.name, sessions.c.model, sessions.c.endpoint, sessions.c.system_prompt
-            )
+            _CLAIM,
+            {
+                "owner": scope.owner,
+                "session_id": session_id,
+                "token": token,
+                "lease": timedelta(seconds=seconds),
+                "request_id": request_id,
+                "cap": cap,
+            },
         )
     ).one_or_none()
     return None if row is None else Claim(*row)

@@ -5,11 +5,15 @@ written without the owner it must filter by. The database enforces the same boun
 each transaction first sets `sessions.owner` (transaction-local, like SET LOCAL),
 and the row-level security policies of migration 0004 admit only that owner's rows,
 so a query that forgot its filter still sees nothing of anyone else.
+
+The two writes on Send's hot path are stored functions that set the owner
+themselves (migration 0008); `Store.call` runs one as a single round trip.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -46,6 +50,32 @@ class Store:
                 await connection.execute(_SET_OWNER, {"owner": owner})
                 yield Scope(connection, owner)
         except DBAPIError as error:
+            if _database_lost(error):
+                raise DatabaseUnavailable() from error
+            raise
+        except OSError as error:
+            raise DatabaseUnavailable() from error
+
+    async def call(self, statement: str, *arguments: Any) -> list[asyncpg.Record]:
+        """The rows of `statement`, run on a pooled connection's asyncpg driver
+        outside any explicit transaction: one round trip, no BEGIN or COMMIT, and
+        none of SQLAlchemy's per-statement work. For statements that bind the owner
+        themselves (the functions of migration 0008). A lost connection is
+        `DatabaseUnavailable`, and is dropped from the pool rather than reused.
+        """
+        try:
+            async with self.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None
+                try:
+                    rows: list[asyncpg.Record] = await driver.fetch(statement, *arguments)
+                except Exception as error:
+                    if not (isinstance(error, _LOST) or driver.is_closed()):
+                        raise
+                    await connection.invalidate(error)
+                    raise DatabaseUnavailable() from error
+                return rows
+        except DBAPIError as error:  # from checking a connection out of the pool
             if _database_lost(error):
                 raise DatabaseUnavailable() from error
             raise

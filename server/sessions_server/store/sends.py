@@ -1,204 +1,113 @@
-"""The writes that open and close a Send, each one statement (one round trip).
+"""The writes that open and close a Send, one round trip each.
 
-Opening leases the session, reserves the next seq, stores the user message and
-remembers the request_id; closing stores the reply, gives the lease back and
-points the request_id at the reply. Both are built once, with bind parameters
-(prefixed so that none is taken for a column to set): a Send's time to first token
-waits on them.
+Opening takes the owner's admission lock, leases the session, reserves the next
+seq, stores the user message, remembers the request_id, records the event and
+reads the context the model is sent; closing stores the reply, gives the lease
+back, points the request_id at the reply and records the event. Both are stored
+functions (migration 0008) run by `Store.call`: a Send's time to first token
+waits on the first, and every Send pays for both.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from enum import StrEnum
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as upsert
+import asyncpg
 
-from sessions_server.models import Message, MessageStatus, Role, Usage
-from sessions_server.store.leases import FREE, Claim, within_cap
-from sessions_server.store.scope import Scope
-from sessions_server.store.tables import messages, request_ids, sessions
+from sessions_server.models import Message, MessageStatus, Role, Turn, Usage
+from sessions_server.store.leases import Claim
+from sessions_server.store.scope import Store
 
-_NOW = sa.func.clock_timestamp()
-_OWNER = sa.bindparam("p_owner", type_=sa.Text)
-_SESSION = sa.bindparam("p_session_id", type_=sessions.c.id.type)
-_TOKEN = sa.bindparam("p_token", type_=sessions.c.lease_token.type)
-_REQUEST_ID = sa.bindparam("p_request_id", type_=sa.Text)
-_MESSAGE_COLUMNS = ["owner", "session_id", "seq", "role", "content", "status"]
-
-
-def _mine() -> sa.ColumnElement[bool]:
-    return sa.and_(sessions.c.owner == _OWNER, sessions.c.id == _SESSION)
-
-
-def _open_statement() -> sa.Select[Any]:
-    claimed = (
-        sa.update(sessions)
-        .where(_mine(), FREE, within_cap(_OWNER, sa.bindparam("p_cap", type_=sa.Integer)))
-        .values(
-            lease_token=_TOKEN,
-            lease_expires=_NOW + sa.bindparam("p_lease", type_=sa.Interval),
-            lease_request_id=sa.func.nullif(_REQUEST_ID, ""),
-            next_seq=sessions.c.next_seq + 1,
-            message_count=sessions.c.message_count + 1,
-            last_active_time=sa.func.now(),
-        )
-        .returning(
-            sessions.c.name,
-            sessions.c.model,
-            sessions.c.endpoint,
-            sessions.c.system_prompt,
-            (sessions.c.next_seq - 1).label("seq"),
-        )
-        .cte("claimed")
-    )
-    stored = (
-        sa.insert(messages)
-        .from_select(
-            [*_MESSAGE_COLUMNS, "create_time"],
-            sa.select(
-                _OWNER,
-                _SESSION,
-                claimed.c.seq,
-                sa.literal(int(Role.USER)),
-                sa.bindparam("p_content", type_=sa.Text),
-                sa.literal(int(MessageStatus.COMPLETE)),
-                sa.func.now(),
-            ),
-        )
-        .returning(messages.c.create_time)
-        .cte("stored")
-    )
-    remembered = (
-        upsert(request_ids)
-        .from_select(
-            [
-                "owner",
-                "request_id",
-                "method",
-                "fingerprint",
-                "session_id",
-                "user_seq",
-                "create_time",
-            ],
-            sa.select(
-                _OWNER,
-                _REQUEST_ID,
-                sa.bindparam("p_method", type_=sa.Text),
-                sa.bindparam("p_fingerprint", type_=sa.Text),
-                _SESSION,
-                claimed.c.seq,
-                sa.func.now(),
-            ).where(_REQUEST_ID != ""),
-        )
-        .on_conflict_do_nothing()
-        .returning(request_ids.c.request_id)
-        .cte("remembered")
-    )
-    return sa.select(
-        claimed.c.name,
-        claimed.c.model,
-        claimed.c.endpoint,
-        claimed.c.system_prompt,
-        claimed.c.seq,
-        stored.c.create_time,
-        sa.select(sa.func.count()).select_from(remembered).scalar_subquery(),
-    ).select_from(claimed.join(stored, sa.true()))
+_OPEN = "SELECT * FROM open_send($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+_CLOSE = "SELECT * FROM close_send($1, $2, $3, $4, $5, $6, $7, $8)"
 
 
 @dataclass(frozen=True)
 class Opened:
     claim: Claim
     user_message: Message
-    remembered: bool
-    """Whether the request_id (if any) was recorded; False when another call has it."""
+    turns: list[Turn]
+    """The context for the model, oldest first, ending with the user message."""
+
+
+class NotOpened(StrEnum):
+    """Why nothing was written."""
+
+    KNOWN = "known"
+    """The request_id is stored already: a repeat, to be replayed or resumed."""
+    UNUSABLE = "unusable"
+    """The session's endpoint is not one the caller may use (any longer)."""
+    REFUSED = "refused"
+    """The lease was not granted: no such session, a Send holds it, or too many."""
+    TAKEN = "taken"
+    """A Create took the request_id meanwhile."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    lease_seconds: float
+    max_concurrent_sends: int
+    context_max_messages: int
+    context_max_bytes: int
 
 
 async def open_send(
-    scope: Scope,
+    store: Store,
+    owner: str,
     session_id: uuid.UUID,
     token: uuid.UUID,
-    lease_seconds: float,
-    cap: int,
     content: str,
     request_id: str,
     method: str,
     fingerprint: str,
-) -> Opened | None:
-    """Leases the session (when free and the owner has fewer than `cap` Sends in
-    flight) and stores the user message; None when refused."""
-    row = (
-        await scope.connection.execute(
+    endpoints: list[str],
+    limits: Limits,
+) -> Opened | NotOpened:
+    """Leases the session (when free, its endpoint is one of `endpoints`, and the
+    owner has fewer than the cap of Sends in flight), stores the user message and
+    reads the context."""
+    try:
+        (row,) = await store.call(
             _OPEN,
-            {
-                "p_owner": scope.owner,
-                "p_session_id": session_id,
-                "p_token": token,
-                "p_lease": timedelta(seconds=lease_seconds),
-                "p_cap": cap,
-                "p_content": content,
-                "p_request_id": request_id,
-                "p_method": method,
-                "p_fingerprint": fingerprint,
-            },
+            owner,
+            session_id,
+            token,
+            timedelta(seconds=limits.lease_seconds),
+            limits.max_concurrent_sends,
+            content,
+            request_id,
+            method,
+            fingerprint,
+            limits.context_max_messages,
+            limits.context_max_bytes,
+            endpoints,
         )
-    ).one_or_none()
-    if row is None:
-        return None
-    name, model, endpoint, system_prompt, seq, create_time, remembered = row
-    user = Message(seq, Role.USER, content, MessageStatus.COMPLETE, create_time)
-    claim = Claim(name, model, endpoint, system_prompt)
-    return Opened(claim, user, remembered == 1 or not request_id)
-
-
-def _close_statement() -> sa.Select[Any]:
-    released = (
-        sa.update(sessions)
-        .where(_mine(), sessions.c.lease_token == _TOKEN)
-        .values(
-            lease_token=None,
-            lease_expires=None,
-            lease_request_id=None,
-            next_seq=sessions.c.next_seq + 1,
-            message_count=sessions.c.message_count + 1,
-            last_active_time=sa.func.now(),
-        )
-        .returning((sessions.c.next_seq - 1).label("seq"))
-        .cte("released")
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name != "request_ids_pkey":
+            raise
+        return NotOpened.TAKEN
+    if row["outcome"] != "opened":
+        return NotOpened(row["outcome"])
+    user = Message(
+        row["user_seq"], Role.USER, content, MessageStatus.COMPLETE, row["user_create_time"]
     )
-    stored = (
-        sa.insert(messages)
-        .from_select(
-            [*_MESSAGE_COLUMNS, "prompt_tokens", "completion_tokens", "create_time"],
-            sa.select(
-                _OWNER,
-                _SESSION,
-                released.c.seq,
-                sa.literal(int(Role.ASSISTANT)),
-                sa.bindparam("p_content", type_=sa.Text),
-                sa.bindparam("p_status", type_=sa.SmallInteger),
-                sa.bindparam("p_prompt_tokens", type_=sa.BigInteger),
-                sa.bindparam("p_completion_tokens", type_=sa.BigInteger),
-                sa.func.now(),
-            ),
-        )
-        .returning(messages.c.seq, messages.c.create_time)
-        .cte("stored")
+    claim = Claim(
+        row["session_name"],
+        row["session_model"],
+        row["session_endpoint"],
+        row["session_system_prompt"],
     )
-    answered = (
-        sa.update(request_ids)
-        .where(request_ids.c.owner == _OWNER, request_ids.c.request_id == _REQUEST_ID)
-        .where(sa.exists(sa.select(released.c.seq)))
-        .values(reply_seq=sa.select(released.c.seq).scalar_subquery())
-        .returning(request_ids.c.request_id)
-        .cte("answered")
-    )
-    return sa.select(stored.c.seq, stored.c.create_time).add_cte(answered)
+    turns = [
+        Turn(Role(role), text)
+        for role, text in zip(row["context_roles"], row["context_contents"], strict=True)
+    ]
+    return Opened(claim, user, turns)
 
 
 async def close_send(
-    scope: Scope,
+    store: Store,
+    owner: str,
     session_id: uuid.UUID,
     token: uuid.UUID,
     content: str,
@@ -208,26 +117,18 @@ async def close_send(
 ) -> Message | None:
     """Stores the reply and gives the lease back; None (and nothing stored) when the
     lease is no longer this Send's."""
-    row = (
-        await scope.connection.execute(
-            _CLOSE,
-            {
-                "p_owner": scope.owner,
-                "p_session_id": session_id,
-                "p_token": token,
-                "p_content": content,
-                "p_status": int(status),
-                "p_prompt_tokens": usage.prompt_tokens if usage else None,
-                "p_completion_tokens": usage.completion_tokens if usage else None,
-                "p_request_id": request_id,
-            },
-        )
-    ).one_or_none()
-    if row is None:
+    rows = await store.call(
+        _CLOSE,
+        owner,
+        session_id,
+        token,
+        content,
+        int(status),
+        usage.prompt_tokens if usage else None,
+        usage.completion_tokens if usage else None,
+        request_id,
+    )
+    if not rows:
         return None
-    seq, create_time = row
+    seq, create_time = rows[0]
     return Message(seq, Role.ASSISTANT, content, status, create_time, usage)
-
-
-_OPEN = _open_statement()
-_CLOSE = _close_statement()
