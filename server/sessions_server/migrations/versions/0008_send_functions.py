@@ -71,10 +71,14 @@ CREATE FUNCTION claim_lease(
     p_owner text, p_session_id uuid, p_token uuid, p_lease interval, p_request_id text,
     p_cap integer, p_new_message boolean
 ) RETURNS TABLE (name text, model text, endpoint text, system_prompt text, seq bigint)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+-- PL/pgSQL rather than SQL: its plan is kept for the connection, not made per call.
+#variable_conflict use_column
+BEGIN
     -- Free: never leased, given back, or lapsed. Within the cap: the owner has
     -- fewer than `p_cap` Sends in flight (exact once the admission lock is held).
     -- With `p_new_message`, the next seq is reserved for the user message.
+    RETURN QUERY
     UPDATE sessions s SET
         lease_token = p_token,
         lease_expires = clock_timestamp() + p_lease,
@@ -87,7 +91,8 @@ LANGUAGE sql AS $$
       AND (SELECT count(*) FROM sessions busy
            WHERE busy.owner = p_owner AND busy.lease_token IS NOT NULL
              AND busy.lease_expires > clock_timestamp()) < p_cap
-    RETURNING s.name, s.model, s.endpoint, s.system_prompt, s.next_seq - 1
+    RETURNING s.name, s.model, s.endpoint, s.system_prompt, s.next_seq - 1;
+END
 $$
 """
 
