@@ -17,6 +17,10 @@ from sessions_server.models import Usage
 from sessions_server.upstream import openai, sse
 from sessions_server.upstream.watchdog import Watchdog
 
+_BODY_END_GRACE = 1.0
+"""Seconds the end of a body may lag its `[DONE]` before the connection is closed
+rather than reused."""
+
 
 class EventStream:
     """`begin` reads up to the first text (the caller times that); `read` hands it
@@ -55,12 +59,16 @@ class EventStream:
         return await self._next(self._watchdog)
 
     def close(self) -> None:
-        """Gives the connection back when the whole body was read, else closes it
-        (the endpoint sees the client leave and stops generating)."""
+        """Gives the connection back once the whole body came, else closes it (the
+        endpoint sees the client leave and stops generating)."""
         if self._watchdog is not None:
             self._watchdog.close()
-        if self._content.at_eof():
+        if self._content.is_eof():
             self._response.release()
+        elif self._over:
+            # After [DONE] the body's last bytes are on their way; when they come
+            # the response gives its connection back to the pool by itself.
+            self._loop.call_later(_BODY_END_GRACE, self._response.close)
         else:
             self._response.close()
 
