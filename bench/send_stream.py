@@ -7,13 +7,11 @@ in one run.
 200-token replies at concurrency 1, 16 and 64, with 0 and 5 ms between tokens: time
 to first token (p50, p99) and tokens per second over all streams, medians of
 `ROUNDS` interleaved rounds. The service runs as its own process (uvloop) on a
-real PostgreSQL in a throwaway database. It is measured with each upstream
-transport (aiohttp underneath httpx, and httpx's own) to show why the default is
-what it is. The relay (`bench/relay.py`) is the floor for relaying over Python
-gRPC; LiteLLM proxy (`bench/litellm_proxy.py`) is the generic gateway, streamed
-through with the OpenAI protocol exactly as the endpoint is straight. `--profile`
-also samples the service with py-spy during the heaviest run and prints its top
-costs.
+real PostgreSQL in a throwaway database. The relay (`bench/relay.py`) is the
+floor for relaying over Python gRPC; LiteLLM proxy (`bench/litellm_proxy.py`) is
+the generic gateway, streamed through with the OpenAI protocol exactly as the
+endpoint is straight. `--profile` also samples the service with py-spy during the
+heaviest run and prints its top costs.
 """
 
 import argparse
@@ -26,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,20 +59,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 200
 CONCURRENCY = (1, 16, 64)
 DELAYS = (0.0, 0.005)
-TRANSPORTS = ("aiohttp", "httpx")
 MODEL = "bench-model"
 PROFILE = RESULTS / "profile.txt"
 LITELLM_ROUNDS = 1
 """LiteLLM streams ~10x slower than the rest: one round keeps the bench short, and
 its ratios are far from any target's edge."""
 
-DIRECT, SERVICE, HTTPX, RELAY, LITELLM = (
-    "direct",
-    "service",
-    "service (httpx transport)",
-    "bare relay",
-    "LiteLLM",
-)
+DIRECT, SERVICE, RELAY, LITELLM = ("direct", "service", "bare relay", "LiteLLM")
 
 
 @dataclass(frozen=True)
@@ -244,7 +235,7 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
 
 def top_costs(path: Path, count: int = 15) -> list[str]:
     """The functions of a py-spy raw profile with the most samples inside them
-    (inclusive): the service's own, SQLAlchemy's and httpx's, below the process's
+    (inclusive): the service's own, SQLAlchemy's and aiohttp's, below the process's
     entry point."""
     inside: collections.Counter[str] = collections.Counter()
     total = 0
@@ -254,7 +245,7 @@ def top_costs(path: Path, count: int = 15) -> list[str]:
         for frame in set(stack.split(";")):
             entry = "cli.py" in frame or "__main__" in frame
             if not entry and any(
-                part in frame for part in ("sessions_server", "sqlalchemy", "httpx")
+                part in frame for part in ("sessions_server", "sqlalchemy", "aiohttp")
             ):
                 inside[frame] += int(samples)
     return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in inside.most_common(count)]
@@ -263,22 +254,18 @@ def top_costs(path: Path, count: int = 15) -> list[str]:
 Results = dict[tuple[float, int], dict[str, Figures | str]]
 
 
-async def measure_all(
-    upstream: str, servers: Mapping[str, ServerProcess], profile: bool
-) -> Results:
+async def measure_all(upstream: str, server: ServerProcess, profile: bool) -> Results:
     results: Results = {}
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
-        grpc.aio.insecure_channel(servers["aiohttp"].address) as a,
-        grpc.aio.insecure_channel(servers["httpx"].address) as h,
+        grpc.aio.insecure_channel(server.address) as service,
         relay_process(upstream) as relay,
         grpc.aio.insecure_channel(relay.address) as r,
         litellm_proxy(upstream) as proxy,
     ):
         columns: dict[str, Column] = {
             DIRECT: direct(http, upstream),
-            SERVICE: through(SessionStub(a)),
-            HTTPX: through(SessionStub(h)),
+            SERVICE: through(SessionStub(service)),
             RELAY: relayed(SessionStub(r)),
         }
         if not isinstance(proxy, Unavailable):
@@ -299,7 +286,7 @@ async def measure_all(
                         stream = await prepare(script, requests)
                         heaviest = profile and name == SERVICE and round_ == 0
                         heaviest = heaviest and delay == 0 and concurrency == max(CONCURRENCY)
-                        with profiled(servers["aiohttp"].process.pid, heaviest):
+                        with profiled(server.process.pid, heaviest):
                             rounds[name].append(await measure(stream, concurrency, requests))
                 row: dict[str, Figures | str] = {
                     name: Figures.median(figures) for name, figures in rounds.items()
@@ -317,7 +304,7 @@ def _figure(row: dict[str, Figures | str], column: str, what: str) -> float | No
 
 
 def table(results: Results) -> Table:
-    order = [DIRECT, SERVICE, RELAY, LITELLM, HTTPX]
+    order = [DIRECT, SERVICE, RELAY, LITELLM]
     table = Table(
         f"Streaming Send: {TOKENS}-token replies, medians of {ROUNDS} rounds",
         [
@@ -408,12 +395,8 @@ async def _measure(url: str, profile: bool) -> Results:
     with fake_upstream() as upstream, tempfile.TemporaryDirectory() as folder:
         registry = Path(folder) / "endpoints.toml"
         registry.write_text(f'[endpoints.bench]\nurl = "{upstream}"\nmodels = ["{MODEL}"]\n')
-        env = {"SESSIONS_ENDPOINTS_FILE": str(registry)}
-        async with (
-            server_process(url, {**env, "SESSIONS_UPSTREAM_TRANSPORT": "aiohttp"}) as a,
-            server_process(url, {**env, "SESSIONS_UPSTREAM_TRANSPORT": "httpx"}) as h,
-        ):
-            return await measure_all(upstream, {"aiohttp": a, "httpx": h}, profile)
+        async with server_process(url, {"SESSIONS_ENDPOINTS_FILE": str(registry)}) as server:
+            return await measure_all(upstream, server, profile)
 
 
 def run_bench(report: Report, profile: bool = False) -> None:

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import httpx
 import pytest
+from multidict import CIMultiDict
 from sessions_server.errors import UpstreamRateLimited, UpstreamRejected, UpstreamUnavailable
 from sessions_server.upstream import policy
 
@@ -25,7 +25,7 @@ from sessions_server.upstream import policy
     ],
 )
 def test_status_decides_retry_and_error(status: int, retried: bool, error: type) -> None:
-    failure = policy.failure(httpx.Response(status))
+    failure = policy.failure(status, CIMultiDict())
 
     assert isinstance(failure, policy.Retryable) == retried
     assert isinstance(failure.error if isinstance(failure, policy.Retryable) else failure, error)
@@ -44,13 +44,13 @@ def test_status_decides_retry_and_error(status: int, retried: bool, error: type)
     ],
 )
 def test_retry_after_in_seconds(headers: dict[str, str], seconds: float | None) -> None:
-    assert policy.retry_after(httpx.Headers(headers)) == seconds
+    assert policy.retry_after(CIMultiDict(headers)) == seconds
 
 
 def test_retry_after_as_an_http_date() -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
 
-    waited = policy.retry_after(httpx.Headers({"retry-after": when}))
+    waited = policy.retry_after(CIMultiDict({"Retry-After": when}))
 
     assert waited is not None
     assert 28 <= waited <= 30

@@ -155,7 +155,7 @@ def _upstream(settings: Settings, metrics: Metrics) -> Upstream:
         idle=settings.upstream_idle_timeout,
         total=settings.upstream_total_timeout,
     )
-    return Upstream(timeouts, settings.upstream_retry_delay, settings.upstream_transport, metrics)
+    return Upstream(timeouts, settings.upstream_retry_delay, metrics)
 
 
 def _send_limits(settings: Settings) -> SendLimits:

@@ -124,10 +124,6 @@ class Settings(BaseSettings):
     upstream_retry_delay: float = Field(default=0.5, ge=0)
     """Base of the jittered exponential backoff between attempts (doubling each time)."""
 
-    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    """What carries the upstream client's requests: aiohttp (measured faster by
-    `make bench`) or httpx's own transport."""
-
     lease_seconds: float = Field(default=30.0, gt=0)
     """How long a Send's hold on its session lasts unless renewed; a crashed
     process's hold lapses after this."""

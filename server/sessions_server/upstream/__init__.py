@@ -1,6 +1,6 @@
 """Model endpoints: the OpenAI-compatible streaming client and the built-in echo."""
 
-from sessions_server.upstream.client import Timeouts, Transport, Upstream
+from sessions_server.upstream.client import Timeouts, Upstream
 from sessions_server.upstream.reply import Reply
 
-__all__ = ["Reply", "Timeouts", "Transport", "Upstream"]
+__all__ = ["Reply", "Timeouts", "Upstream"]

@@ -7,10 +7,9 @@ are not. Retries happen only before the first token, which the caller enforces.
 """
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-
-import httpx
 
 from sessions_server.errors import (
     UpstreamError,
@@ -33,21 +32,21 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
-def failure(response: httpx.Response) -> Retryable | UpstreamError:
+def failure(status: int, headers: Mapping[str, str]) -> Retryable | UpstreamError:
     """What a non-success answer means. Its body is never read: it stays upstream."""
-    status = response.status_code
     if status == 429:
-        return Retryable(UpstreamRateLimited(), retry_after(response.headers))
+        return Retryable(UpstreamRateLimited(), retry_after(headers))
     if status in _RETRYABLE_STATUSES or status >= 500:
-        return Retryable(UpstreamUnavailable(), retry_after(response.headers))
+        return Retryable(UpstreamUnavailable(), retry_after(headers))
     if 400 <= status < 500:
         return UpstreamRejected(f"the model endpoint rejected the request (HTTP {status})")
     return UpstreamUnavailable(f"the model endpoint answered HTTP {status}")
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds the endpoint asks us to wait: `retry-after-ms`, or `Retry-After` as
-    seconds or an HTTP date; None when absent or unreadable."""
+    seconds or an HTTP date; None when absent or unreadable. `headers` looks names
+    up regardless of case, as the HTTP client's do."""
     if (millis := headers.get("retry-after-ms")) is not None:
         try:
             return max(float(millis) / 1000, 0.0)

@@ -1,22 +1,36 @@
-"""A reply being received: read in the background, handed out as it arrives.
+"""A reply being received, as the caller sees it: text pieces until it is over,
+then the usage.
 
-The text that arrives while the previous piece is still being delivered to the
-caller is handed out together. An idle caller sees every piece as the endpoint
-sent it; a busy server sends fewer, larger pieces instead of falling behind (each
-gRPC message costs a write of its own).
+Entering asks the endpoint in a task of its own, which waits for the first text
+(and makes the retries that may come before it) while the caller goes on; the
+caller then reads the rest itself, with no task or queue between it and the
+connection.
 """
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol
 
-from sessions_server.errors import UpstreamUnavailable
 from sessions_server.models import Usage
 
-Piece = str | Usage
+
+class Stream(Protocol):
+    """An endpoint's answer, opened and read up to its first text."""
+
+    @property
+    def usage(self) -> Usage | None:
+        """The endpoint's token counts, once it sent them."""
+
+    @property
+    def texts(self) -> int:
+        """How many pieces of text the endpoint has sent so far."""
+
+    async def read(self) -> str | None:
+        """The text that arrived next; None when the answer is over."""
+
+    def close(self) -> None: ...
 
 
 class ReplyObserver(Protocol):
@@ -32,23 +46,23 @@ class Reply:
 
     def __init__(
         self,
-        pieces: AsyncGenerator[Piece, None],
+        open_stream: Callable[[], Awaitable[Stream]],
         endpoint: str = "",
         observer: ReplyObserver | None = None,
     ) -> None:
-        self.usage: Usage | None = None
-        """The endpoint's token counts, once the reply is over (None if it sent none)."""
-        self._pieces = pieces
+        self._open_stream = open_stream
         self._endpoint = endpoint
         self._observer = observer
-        self._arrived: list[str] = []
-        self._failure: Exception | None = None
-        self._over = False
-        self._signal = asyncio.Event()
-        self._reader: asyncio.Task[None] | None = None
+        self._opening: asyncio.Task[Stream] | None = None
+        self._stream: Stream | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        """The endpoint's token counts, once the reply is over (None if it sent none)."""
+        return None if self._stream is None else self._stream.usage
 
     async def __aenter__(self) -> "Reply":
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._opening = asyncio.get_running_loop().create_task(self._open())
         return self
 
     async def __aexit__(
@@ -57,48 +71,36 @@ class Reply:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._reader is not None
-        self._reader.cancel()
-        await asyncio.wait([self._reader])
+        opening = self._opening
+        assert opening is not None
+        if not opening.done():
+            opening.cancel()
+            await asyncio.wait([opening])
+        if self._stream is None and not opening.cancelled() and opening.exception() is None:
+            self._stream = opening.result()
+        if self._stream is not None:
+            self._stream.close()
+            self._count_tokens(self._stream)
 
     async def next(self) -> str | None:
         """The text that arrived since the last call, waiting until some has; None
         when the reply is over. The endpoint's failure is raised once the text
         that came before it has been handed out."""
-        while not self._arrived and not self._over:
-            self._signal.clear()
-            await self._signal.wait()
-        if self._arrived:
-            text = "".join(self._arrived)
-            self._arrived.clear()
-            return text
-        if self._failure is not None:
-            raise self._failure
-        return None
+        stream = self._stream
+        if stream is None:
+            assert self._opening is not None, "a reply is read inside `async with`"
+            stream = self._stream = await self._opening
+        return await stream.read()
 
-    async def _read(self) -> None:
-        asked, texts = time.perf_counter(), 0
-        try:
-            async with aclosing(self._pieces):
-                async for piece in self._pieces:
-                    if isinstance(piece, Usage):
-                        self.usage = piece
-                    else:
-                        if not texts and self._observer is not None:
-                            self._observer.first_token(self._endpoint, time.perf_counter() - asked)
-                        texts += 1
-                        self._arrived.append(piece)
-                    self._signal.set()
-        except Exception as failure:
-            self._failure = failure
-        except asyncio.CancelledError:
-            # Whoever still waits must not take a reply cut short for a whole one.
-            self._failure = UpstreamUnavailable("the reply was interrupted")
-            raise
-        finally:
-            self._over = True
-            self._signal.set()
-            if self._observer is not None and texts:
-                # The endpoint's own count when it gave one, else one per piece.
-                counted = self.usage.completion_tokens if self.usage else 0
-                self._observer.tokens(self._endpoint, counted or texts)
+    async def _open(self) -> Stream:
+        asked = time.perf_counter()
+        stream = await self._open_stream()
+        if self._observer is not None and stream.texts:
+            self._observer.first_token(self._endpoint, time.perf_counter() - asked)
+        return stream
+
+    def _count_tokens(self, stream: Stream) -> None:
+        if self._observer is not None and stream.texts:
+            # The endpoint's own count when it gave one, else one per piece it sent.
+            counted = stream.usage.completion_tokens if stream.usage else 0
+            self._observer.tokens(self._endpoint, counted or stream.texts)

@@ -1,30 +1,40 @@
-"""A deadline that moves with every event of a reply, cheaply.
+"""A deadline for the waits of one reply, moved on between them cheaply.
 
-Moving it is a float store. Its one timer, when it fires, re-arms itself at the
-deadline if that moved on meanwhile, else cancels the task, and the block ends
-with TimeoutError. (`asyncio.timeout`'s `reschedule` replaces a timer each time:
-measurable at thousands of events a second.)
+Moving it is a float store. Its one timer, when it fires during a wait, re-arms
+itself at the deadline if that moved on meanwhile, else cancels the waiting task,
+and the wait ends with TimeoutError; firing between waits, it lapses and the next
+wait arms it again. Time the caller spends between waits (writing what it read)
+is never held against it, since only waits are cancelled. (`asyncio.timeout` per
+wait would schedule and cancel a timer each time: measurable at thousands of
+waits a second.)
 """
 
 import asyncio
 from types import TracebackType
+from typing import Any
 
 
 class Watchdog:
-    """`with Watchdog(deadline) as dog:` ... `dog.deadline = later` ..."""
+    """`with dog: await ...` for each wait; `dog.deadline = later` between them
+    (it only ever moves later)."""
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None, "a watchdog guards a task"
-        self._task = task
-        self._cancelling = task.cancelling()
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Task[Any] | None = None
+        self._cancelling = 0
         self._expired = False
-        self._timer = self._loop.call_at(deadline, self._check)
 
-    def __enter__(self) -> "Watchdog":
-        return self
+    def __enter__(self) -> None:
+        if self._loop.time() >= self.deadline:
+            raise TimeoutError
+        waiter = asyncio.current_task()
+        assert waiter is not None, "a watchdog guards the waits of a task"
+        self._waiter = waiter
+        self._cancelling = waiter.cancelling()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self.deadline, self._check)
 
     def __exit__(
         self,
@@ -32,18 +42,27 @@ class Watchdog:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._timer.cancel()
+        waiter, self._waiter = self._waiter, None
         # As `asyncio.timeout` does: only our own cancellation becomes a timeout.
         if (
             self._expired
             and kind is asyncio.CancelledError
-            and self._task.uncancel() <= self._cancelling
+            and waiter is not None
+            and waiter.uncancel() <= self._cancelling
         ):
             raise TimeoutError from None
 
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def _check(self) -> None:
+        self._timer = None
+        if self._waiter is None:
+            return
         if self._loop.time() < self.deadline:
             self._timer = self._loop.call_at(self.deadline, self._check)
             return
         self._expired = True
-        self._task.cancel()
+        self._waiter.cancel()

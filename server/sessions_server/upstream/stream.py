@@ -1,0 +1,106 @@
+"""An endpoint's streamed answer being read: the body's chunks, decoded and parsed
+as each arrives, handed out as text.
+
+All the events that arrived together are handed out as one piece of text: a
+caller that keeps up sees each token as it came, a busy one fewer, larger pieces
+(each gRPC message costs a write of its own). The body is read only when the
+caller asks for more, so a slow caller slows the endpoint rather than piling its
+text up in memory.
+"""
+
+import asyncio
+
+import aiohttp
+
+from sessions_server.errors import UpstreamTimeout, UpstreamUnavailable
+from sessions_server.models import Usage
+from sessions_server.upstream import openai, sse
+from sessions_server.upstream.watchdog import Watchdog
+
+_BODY_END_GRACE = 1.0
+"""Seconds the end of a body may lag its `[DONE]` before the connection is closed
+rather than reused."""
+
+
+class EventStream:
+    """`begin` reads up to the first text (the caller times that); `read` hands it
+    out, then reads on, each wait bounded by the idle time and `limit`."""
+
+    def __init__(self, response: aiohttp.ClientResponse, idle: float, limit: float) -> None:
+        self._response = response
+        self._content = response.content
+        self._decoder = sse.Decoder()
+        self._progress = openai.Progress()
+        self._idle = idle
+        self._limit = limit
+        self._loop = asyncio.get_running_loop()
+        self._first: str | None = None
+        self._watchdog: Watchdog | None = None
+        self._over = False
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._progress.usage
+
+    @property
+    def texts(self) -> int:
+        """How many of the endpoint's chunks carried text."""
+        return self._progress.texts
+
+    async def begin(self) -> None:
+        self._first = await self._next()
+        self._watchdog = Watchdog(min(self._loop.time() + self._idle, self._limit))
+
+    async def read(self) -> str | None:
+        """The text that arrived next; None when the reply is over."""
+        if self._first is not None:
+            text, self._first = self._first, None
+            return text
+        return await self._next(self._watchdog)
+
+    def close(self) -> None:
+        """Gives the connection back once the whole body came, else closes it (the
+        endpoint sees the client leave and stops generating)."""
+        if self._watchdog is not None:
+            self._watchdog.close()
+        if self._content.is_eof():
+            self._response.release()
+        elif self._over:
+            # After [DONE] the body's last bytes are on their way; when they come
+            # the response gives its connection back to the pool by itself.
+            self._loop.call_later(_BODY_END_GRACE, self._response.close)
+        else:
+            self._response.close()
+
+    async def _next(self, watchdog: Watchdog | None = None) -> str | None:
+        progress = self._progress
+        while not self._over:
+            if progress.failure is not None:
+                raise progress.failure
+            chunk = await self._receive(watchdog)
+            if not chunk:
+                if not progress.finished:
+                    # The stream ended without [DONE] or a finish reason: it was cut short.
+                    raise UpstreamUnavailable()
+                self._over = True
+                break
+            payloads = self._decoder.feed(chunk)
+            text = progress.take(payloads)
+            self._over = progress.done
+            if watchdog is not None and any(payloads):
+                watchdog.deadline = min(self._loop.time() + self._idle, self._limit)
+            if text:
+                return text
+        return None
+
+    async def _receive(self, watchdog: Watchdog | None) -> bytes:
+        """Whatever part of the body has arrived, waiting until some has; b"" at its end."""
+        try:
+            if watchdog is None:
+                return await self._content.readany()
+            with watchdog:
+                return await self._content.readany()
+        except TimeoutError:
+            raise UpstreamTimeout() from None
+        except (aiohttp.ClientError, OSError):
+            raise UpstreamUnavailable() from None
