@@ -25,5 +25,5 @@ class Words:
     async def read(self) -> str | None:
         return next(self._words, None)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         pass

@@ -30,7 +30,7 @@ class Stream(Protocol):
     async def read(self) -> str | None:
         """The text that arrived next; None when the answer is over."""
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 class ReplyObserver(Protocol):
@@ -79,7 +79,7 @@ class Reply:
         if self._stream is None and not opening.cancelled() and opening.exception() is None:
             self._stream = opening.result()
         if self._stream is not None:
-            self._stream.close()
+            await self._stream.aclose()
             self._count_tokens(self._stream)
 
     async def next(self) -> str | None:

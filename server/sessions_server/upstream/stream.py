@@ -9,8 +9,9 @@ text up in memory.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 
-import aiohttp
+import httpx
 
 from sessions_server.errors import UpstreamTimeout, UpstreamUnavailable
 from sessions_server.models import Usage
@@ -21,14 +22,18 @@ _BODY_END_GRACE = 1.0
 """Seconds the end of a body may lag its `[DONE]` before the connection is closed
 rather than reused."""
 
+_DRAINING: set[asyncio.Task[None]] = set()
+"""Responses read to their end after the reply was over (kept until done)."""
+
 
 class EventStream:
     """`begin` reads up to the first text (the caller times that); `read` hands it
     out, then reads on, each wait bounded by the idle time and `limit`."""
 
-    def __init__(self, response: aiohttp.ClientResponse, idle: float, limit: float) -> None:
+    def __init__(self, response: httpx.Response, idle: float, limit: float) -> None:
         self._response = response
-        self._content = response.content
+        self._chunks: AsyncIterator[bytes] = response.aiter_raw()
+        self._ended = False
         self._decoder = sse.Decoder()
         self._progress = openai.Progress()
         self._idle = idle
@@ -58,19 +63,30 @@ class EventStream:
             return text
         return await self._next(self._watchdog)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Gives the connection back once the whole body came, else closes it (the
         endpoint sees the client leave and stops generating)."""
         if self._watchdog is not None:
             self._watchdog.close()
-        if self._content.is_eof():
-            self._response.release()
-        elif self._over:
-            # After [DONE] the body's last bytes are on their way; when they come
-            # the response gives its connection back to the pool by itself.
-            self._loop.call_later(_BODY_END_GRACE, self._response.close)
-        else:
-            self._response.close()
+        if self._over and not self._ended:
+            # After [DONE] the body's last bytes are on their way: wait a moment for
+            # them, in the background, so that the connection goes back to the pool
+            # rather than closed.
+            task = self._loop.create_task(self._drain())
+            _DRAINING.add(task)
+            task.add_done_callback(_DRAINING.discard)
+            return
+        await self._response.aclose()
+
+    async def _drain(self) -> None:
+        try:
+            async with asyncio.timeout(_BODY_END_GRACE):
+                while await anext(self._chunks, b""):
+                    pass
+        except (TimeoutError, httpx.TransportError, OSError):
+            pass
+        finally:
+            await self._response.aclose()
 
     async def _next(self, watchdog: Watchdog | None = None) -> str | None:
         progress = self._progress
@@ -97,10 +113,13 @@ class EventStream:
         """Whatever part of the body has arrived, waiting until some has; b"" at its end."""
         try:
             if watchdog is None:
-                return await self._content.readany()
-            with watchdog:
-                return await self._content.readany()
+                chunk = await anext(self._chunks, b"")
+            else:
+                with watchdog:
+                    chunk = await anext(self._chunks, b"")
         except TimeoutError:
             raise UpstreamTimeout() from None
-        except (aiohttp.ClientError, OSError):
+        except (httpx.TransportError, OSError):
             raise UpstreamUnavailable() from None
+        self._ended = not chunk
+        return chunk
