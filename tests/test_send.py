@@ -137,3 +137,16 @@ async def test_seq_keeps_increasing_across_sends(stub: Stub, owner: Owner) -> No
 
     assert [m.seq for m in stored] == sorted({m.seq for m in stored})
     assert [m.content for m in stored] == ["a", "a", "b", "b", "c", "c"]
+
+
+async def test_a_cookie_an_endpoint_sets_is_not_sent_on_later_requests(
+    stub: Stub, owner: Owner, other_owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    # One client serves every owner: what an endpoint told one caller stays there.
+    setting, later = Script(set_cookie="affinity=owner-a; Path=/"), Script()
+    await send(stub, owner, (await new_session(stub, owner)).id, setting.say())
+
+    await send(stub, other_owner, (await new_session(stub, other_owner)).id, later.say())
+
+    [received] = fake_upstream.received(later)
+    assert "cookie" not in received.headers

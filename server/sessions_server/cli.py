@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The embedded PostgreSQL logs each command it runs, with its whole output.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # httpx logs every request it makes at INFO: a line per Send, and measurable.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", module="platformdirs")
     settings = Settings()
     url = database.database_url(settings)

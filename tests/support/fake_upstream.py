@@ -59,6 +59,8 @@ class Script:
     """Drop the connection after this many tokens."""
     malformed_after: int | None = None
     """Send a chunk that is not JSON after this many tokens."""
+    set_cookie: str | None = None
+    """A `Set-Cookie` header on the reply."""
     tag: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def say(self, text: str = "hello") -> str:
@@ -172,6 +174,8 @@ class FakeUpstream:
         if script.hang:
             await asyncio.sleep(_FOREVER)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        if script.set_cookie is not None:
+            response.headers["Set-Cookie"] = script.set_cookie
         await response.prepare(request)
         await response.write(_ROLE)
         for index in range(script.tokens):

@@ -14,7 +14,8 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -43,7 +44,7 @@ class Timeouts:
 @dataclass(frozen=True)
 class _Request:
     endpoint: str
-    url: str
+    url: httpx.URL
     body: bytes
     headers: Mapping[str, str]
 
@@ -62,6 +63,9 @@ class Upstream:
             # Only connecting is timed here; the other waits are timed per attempt
             # and per read.
             timeout=httpx.Timeout(None, connect=timeouts.connect),
+            # The client is shared by every owner's Sends: a cookie one endpoint
+            # sets in answer to one of them must not ride along on the others.
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def aclose(self) -> None:
@@ -80,7 +84,7 @@ class Upstream:
             return Reply(partial(_echo, turns), endpoint.name, self._observer)
         request = _Request(
             endpoint.name,
-            f"{endpoint.url}/chat/completions",
+            _completions_url(endpoint.url),
             json.dumps(openai.request_body(model, system_prompt, turns, endpoint.params)).encode(),
             {
                 **endpoint.request_headers(),
@@ -147,6 +151,12 @@ class Upstream:
         except BaseException:
             await response.aclose()
             raise
+
+
+@lru_cache(maxsize=256)
+def _completions_url(base: str) -> httpx.URL:
+    """An endpoint's chat completions URL, parsed once."""
+    return httpx.URL(f"{base}/chat/completions")
 
 
 async def _echo(turns: Sequence[Turn]) -> Stream:
