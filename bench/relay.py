@@ -1,10 +1,12 @@
 """A bare grpc.aio relay: the floor for streaming model replies through Python gRPC.
 
 It serves `SessionService/Send` alone: it posts the request's content to an
-OpenAI-compatible endpoint and relays the text of each received chunk as a
-`delta`, between a `started` and a `completed`, with the service's HTTP stack
-(aiohttp and its SSE decoder) but no storage, lease, authentication or timeouts.
-The streaming benchmark drives it with the same load generator as the service.
+OpenAI-compatible endpoint and relays the text of each SSE event as a `delta`,
+between a `started` and a `completed`: what a bare relay does, one message per
+upstream event (joining the events that arrive together is one of the service's
+own levers, not the floor's). It reads with aiohttp directly and the service's SSE
+decoder, and has no storage, lease, authentication or timeouts. The streaming
+benchmark drives it with the same load generator as the service.
 
     python -m bench.relay UPSTREAM_BASE_URL --port 50099
 """
@@ -47,14 +49,12 @@ class Relay:
         decoder = Decoder()
         async with self._http.post(self._url, json=body) as response:
             async for chunk in response.content.iter_any():
-                text = "".join(
-                    choice.get("delta", {}).get("content") or ""
-                    for data in decoder.feed(chunk)
-                    if data != "[DONE]"
-                    for choice in json.loads(data).get("choices") or ()
-                )
-                if text:
-                    yield pb.SendResponse(delta=pb.TextDelta(text=text))
+                for data in decoder.feed(chunk):
+                    if data == "[DONE]":
+                        break
+                    for choice in json.loads(data).get("choices") or ():
+                        if text := choice.get("delta", {}).get("content"):
+                            yield pb.SendResponse(delta=pb.TextDelta(text=text))
         yield pb.SendResponse(completed=pb.SendCompleted())
 
 
