@@ -112,3 +112,30 @@ async def test_session_on_an_endpoint_no_longer_configured_is_model_unknown(
         assert responses == []
     assert await rows.snapshot(admin, owner.name) == before
     assert len(fake_upstream.requests) == seen
+
+
+async def test_resuming_a_send_whose_endpoint_is_gone_is_model_unknown(
+    stub: Stub, owner: Owner, admin: asyncpg.Connection, fake_upstream: FakeUpstream
+) -> None:
+    # The first call stored its user message, then the endpoint failed: a repeat
+    # of its request_id would resume it, but the endpoint is gone meanwhile.
+    session = await new_session(stub, owner)
+    failing = Script(statuses=[{"status": 500}] * 3)
+    _, first = await send_until_error(stub, owner, session.id, failing.say(), request_id="r-1")
+    assert reason(first)[1] != "MODEL_UNKNOWN"
+    await admin.execute(
+        "UPDATE sessions SET endpoint = 'retired' WHERE owner = $1 AND id = $2",
+        owner.name,
+        uuid.UUID(session.id),
+    )
+    before = await rows.snapshot(admin, owner.name)
+    seen = len(fake_upstream.requests)
+
+    responses, error = await send_until_error(
+        stub, owner, session.id, failing.say(), request_id="r-1"
+    )
+
+    assert reason(error) == (grpc.StatusCode.INVALID_ARGUMENT, "MODEL_UNKNOWN")
+    assert responses == []
+    assert await rows.snapshot(admin, owner.name) == before
+    assert len(fake_upstream.requests) == seen

@@ -241,7 +241,6 @@ class SendOperations:
         if record.reply_seq is not None:
             return await _replay(scope, session_id, record.user_seq, record.reply_seq)
         claim, user = await self._resume(scope, session_id, lease, request_id, record.user_seq)
-        self._registry.get(claim.endpoint, scope.owner)  # not usable: rolled back
         turns = await history.context(
             scope,
             session_id,
@@ -249,6 +248,7 @@ class SendOperations:
             self._limits.context_max_messages,
             self._limits.context_max_bytes,
         )
+        # An endpoint no longer usable raises here, inside the transaction: rolled back.
         return self._opened(
             scope.owner, session_id, request_id, lease, sends.Opened(claim, user, turns)
         )
