@@ -90,16 +90,21 @@ async def test_bad_request_id_is_invalid_argument(
     assert await messages(stub, owner, session.id) == []
 
 
+async def retire_endpoint(admin: asyncpg.Connection, owner: Owner, session_id: str) -> None:
+    """Points the session at an endpoint the registry does not have (any more)."""
+    await admin.execute(
+        "UPDATE sessions SET endpoint = 'retired' WHERE owner = $1 AND id = $2",
+        owner.name,
+        uuid.UUID(session_id),
+    )
+
+
 async def test_session_on_an_endpoint_no_longer_configured_is_model_unknown(
     stub: Stub, owner: Owner, admin: asyncpg.Connection, fake_upstream: FakeUpstream
 ) -> None:
     # The registry changed after the session was created: its endpoint is gone.
     session = await new_session(stub, owner)
-    await admin.execute(
-        "UPDATE sessions SET endpoint = 'retired' WHERE owner = $1 AND id = $2",
-        owner.name,
-        uuid.UUID(session.id),
-    )
+    await retire_endpoint(admin, owner, session.id)
     before = await rows.snapshot(admin, owner.name)
     seen = len(fake_upstream.requests)
 
@@ -123,11 +128,7 @@ async def test_resuming_a_send_whose_endpoint_is_gone_is_model_unknown(
     failing = Script(statuses=[{"status": 500}] * 3)
     _, first = await send_until_error(stub, owner, session.id, failing.say(), request_id="r-1")
     assert reason(first)[1] != "MODEL_UNKNOWN"
-    await admin.execute(
-        "UPDATE sessions SET endpoint = 'retired' WHERE owner = $1 AND id = $2",
-        owner.name,
-        uuid.UUID(session.id),
-    )
+    await retire_endpoint(admin, owner, session.id)
     before = await rows.snapshot(admin, owner.name)
     seen = len(fake_upstream.requests)
 
