@@ -11,7 +11,8 @@ real PostgreSQL in a throwaway database. The relay (`bench/relay.py`) is the
 floor for relaying over Python gRPC; LiteLLM proxy (`bench/litellm_proxy.py`) is
 the generic gateway, streamed through with the OpenAI protocol exactly as the
 endpoint is straight. `--profile` also samples the service with py-spy during the
-heaviest run and prints its top costs.
+runs at the highest concurrency (every round, both delays) and prints its top
+costs.
 """
 
 import argparse
@@ -206,10 +207,11 @@ def fake_upstream() -> Iterator[str]:
 
 @contextmanager
 def profiled(pid: int, enabled: bool) -> Iterator[None]:
-    """py-spy samples the process meanwhile, into `PROFILE`."""
+    """py-spy samples the process meanwhile; its samples are added to `PROFILE`."""
     if not enabled:
         yield
         return
+    sampled = PROFILE.with_suffix(".part")
     spy = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "py-spy"),
@@ -219,9 +221,9 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
             "--format",
             "raw",
             "--output",
-            str(PROFILE),
+            str(sampled),
             "--rate",
-            "250",
+            "1000",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -231,6 +233,9 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
     finally:
         spy.send_signal(2)
         spy.wait(30)
+        with PROFILE.open("a") as profile:
+            profile.write(sampled.read_text())
+        sampled.unlink()
 
 
 def top_costs(path: Path, count: int = 15) -> list[str]:
@@ -284,9 +289,9 @@ async def measure_all(upstream: str, server: ServerProcess, profile: bool) -> Re
                         if name == LITELLM and round_ >= LITELLM_ROUNDS:
                             continue
                         stream = await prepare(script, requests)
-                        heaviest = profile and name == SERVICE and round_ == 0
-                        heaviest = heaviest and delay == 0 and concurrency == max(CONCURRENCY)
-                        with profiled(server.process.pid, heaviest):
+                        busiest = concurrency == max(CONCURRENCY)
+                        sampled = profile and name == SERVICE and busiest
+                        with profiled(server.process.pid, sampled):
                             rounds[name].append(await measure(stream, concurrency, requests))
                 row: dict[str, Figures | str] = {
                     name: Figures.median(figures) for name, figures in rounds.items()
@@ -400,11 +405,14 @@ async def _measure(url: str, profile: bool) -> Results:
 
 
 def run_bench(report: Report, profile: bool = False) -> None:
+    if profile:
+        PROFILE.parent.mkdir(parents=True, exist_ok=True)
+        PROFILE.write_text("")
     with bench_database() as url:
         results = uvloop.run(_measure(url, profile))
     streaming = table(results)
     if profile:
-        streaming.notes.append(f"py-spy, service at no delay x {max(CONCURRENCY)}: top costs")
+        streaming.notes.append(f"py-spy, service at {max(CONCURRENCY)} streams: top costs")
         streaming.notes += top_costs(PROFILE)
     report.add(NAME, streaming)
 
