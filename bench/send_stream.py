@@ -238,10 +238,13 @@ def profiled(pid: int, enabled: bool) -> Iterator[None]:
         sampled.unlink()
 
 
-def top_costs(path: Path, count: int = 15) -> list[str]:
+_PROFILED = ("sessions_server", "sqlalchemy", "asyncpg", "httpx", "aiohttp")
+
+
+def top_costs(path: Path, count: int = 20) -> list[str]:
     """The functions of a py-spy raw profile with the most samples inside them
-    (inclusive): the service's own, SQLAlchemy's and aiohttp's, below the process's
-    entry point."""
+    (inclusive): the service's own and its libraries' (database, HTTP), below the
+    process's entry point."""
     inside: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
@@ -249,9 +252,7 @@ def top_costs(path: Path, count: int = 15) -> list[str]:
         total += int(samples)
         for frame in set(stack.split(";")):
             entry = "cli.py" in frame or "__main__" in frame
-            if not entry and any(
-                part in frame for part in ("sessions_server", "sqlalchemy", "aiohttp")
-            ):
+            if not entry and any(part in frame for part in _PROFILED):
                 inside[frame] += int(samples)
     return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in inside.most_common(count)]
 
