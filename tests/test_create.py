@@ -3,8 +3,10 @@
 import asyncio
 import uuid
 
+import asyncpg
 import grpc
 from sessions_client import pb
+from sessions_server.store import requests
 
 from tests.conftest import Owner, Stub
 from tests.support.calls import create, failure, list_all
@@ -129,11 +131,38 @@ async def test_create_with_same_request_id_returns_the_same_session(
 async def test_concurrent_creates_with_one_request_id_make_one_session(
     stub: Stub, owner: Owner
 ) -> None:
-    results = await asyncio.gather(
-        *(create(stub, owner.md, "racing", request_id="race") for _ in range(12))
+    # Each racer gets the one session, or ABORTED while the first is still running.
+    outcomes = await asyncio.gather(
+        *(create(stub, owner.md, "racing", request_id="race") for _ in range(12)),
+        return_exceptions=True,
     )
-    assert {s.id for s in results} == {results[0].id}
-    assert await list_all(stub, owner.md) == [results[0].id]
+    sessions = [o for o in outcomes if isinstance(o, pb.Session)]
+    refused = [o for o in outcomes if not isinstance(o, pb.Session)]
+    assert {s.id for s in sessions} == {sessions[0].id}
+    assert all(
+        isinstance(error, grpc.aio.AioRpcError)
+        and reason(error) == (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS")
+        for error in refused
+    )
+    assert await list_all(stub, owner.md) == [sessions[0].id]
+
+
+async def test_create_repeated_while_the_first_runs_is_aborted_and_stores_nothing(
+    stub: Stub, owner: Owner, admin: asyncpg.Connection
+) -> None:
+    # The admin connection holds the id as a first call in its transaction would.
+    key = requests.in_progress_key(owner.name, "slow-1")
+    await admin.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+    try:
+        error = await failure(create(stub, owner.md, "second", request_id="slow-1"))
+    finally:
+        await admin.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+    assert reason(error) == (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS")
+    assert await list_all(stub, owner.md) == []
+    # Once the first call is over, the id is free again.
+    created = await create(stub, owner.md, "second", request_id="slow-1")
+    assert await list_all(stub, owner.md) == [created.id]
 
 
 async def test_request_id_reused_with_another_payload_is_refused(stub: Stub, owner: Owner) -> None:

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from sessions_server import page_tokens, validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Registry
-from sessions_server.errors import InvalidArgument, RequestIdReused, SessionNotFound
+from sessions_server.errors import (
+    InvalidArgument,
+    RequestIdReused,
+    RequestInProgress,
+    SessionNotFound,
+)
 from sessions_server.models import EventType, ListQuery, Message, NewSession, Page, Session
 from sessions_server.store import Store
 from sessions_server.store import events as event_rows
@@ -84,6 +89,8 @@ class SessionOperations:
             return existing
         try:
             async with self._store.scope(principal.owner) as scope:
+                if not await request_rows.hold(scope, request_id):
+                    raise RequestInProgress()
                 session = await session_rows.insert(scope, new)
                 if not await request_rows.claim(scope, request_id, "Create", digest, session.id):
                     raise _KeyTaken

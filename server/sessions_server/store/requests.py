@@ -20,6 +20,27 @@ class RequestRecord:
     reply_seq: int | None
 
 
+def in_progress_key(owner: str, request_id: str) -> str:
+    """What `hold` locks for this owner's request_id (neither can hold a newline)."""
+    return f"sessions.request:{owner}\n{request_id}"
+
+
+_HOLD = sa.select(
+    sa.func.pg_try_advisory_xact_lock(
+        sa.func.hashtextextended(sa.bindparam("key", type_=sa.Text), 0)
+    )
+)
+
+
+async def hold(scope: Scope, request_id: str) -> bool:
+    """Marks the request_id as in progress until the transaction ends; False when
+    another call holds it (the first call with this id is still running)."""
+    held: bool = (
+        await scope.connection.execute(_HOLD, {"key": in_progress_key(scope.owner, request_id)})
+    ).scalar_one()
+    return held
+
+
 def _record(row: sa.Row[Any]) -> RequestRecord:
     return RequestRecord(row.method, row.fingerprint, row.session_id, row.user_seq, row.reply_seq)
 
