@@ -569,8 +569,8 @@ type CreateRequest struct {
 	// Optional labels: at most 64, keys 1..63 and values up to 256 characters.
 	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
 	// Idempotency key, scoped to the caller: the same key with the same payload
-	// returns the same session; with another payload, INVALID_ARGUMENT
-	// REQUEST_ID_REUSED.
+	// returns the same session (ABORTED REQUEST_IN_PROGRESS while the first call
+	// is still running); with another payload, INVALID_ARGUMENT REQUEST_ID_REUSED.
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 }
 

@@ -23,7 +23,9 @@ type SessionServiceClient interface {
 	// an empty model, or too many / too large labels (reason INVALID_ARGUMENT);
 	// INVALID_ARGUMENT MODEL_UNKNOWN for a model or endpoint that does not exist or
 	// is not offered to the caller; INVALID_ARGUMENT REQUEST_ID_REUSED when
-	// `request_id` was used before with a different payload.
+	// `request_id` was used before with a different payload; ABORTED
+	// REQUEST_IN_PROGRESS while the first call with this `request_id` is still
+	// running (retry it: it then returns that call's session).
 	Create(ctx context.Context, in *CreateRequest, opts ...grpc.CallOption) (*CreateResponse, error)
 	// Returns one session and, optionally, a page of its newest messages.
 	//
@@ -210,7 +212,9 @@ type SessionServiceServer interface {
 	// an empty model, or too many / too large labels (reason INVALID_ARGUMENT);
 	// INVALID_ARGUMENT MODEL_UNKNOWN for a model or endpoint that does not exist or
 	// is not offered to the caller; INVALID_ARGUMENT REQUEST_ID_REUSED when
-	// `request_id` was used before with a different payload.
+	// `request_id` was used before with a different payload; ABORTED
+	// REQUEST_IN_PROGRESS while the first call with this `request_id` is still
+	// running (retry it: it then returns that call's session).
 	Create(context.Context, *CreateRequest) (*CreateResponse, error)
 	// Returns one session and, optionally, a page of its newest messages.
 	//

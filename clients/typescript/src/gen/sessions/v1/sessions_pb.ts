@@ -234,8 +234,8 @@ export type CreateRequest = Message$1<"sessions.v1.CreateRequest"> & {
 
   /**
    * Idempotency key, scoped to the caller: the same key with the same payload
-   * returns the same session; with another payload, INVALID_ARGUMENT
-   * REQUEST_ID_REUSED.
+   * returns the same session (ABORTED REQUEST_IN_PROGRESS while the first call
+   * is still running); with another payload, INVALID_ARGUMENT REQUEST_ID_REUSED.
    *
    * @generated from field: string request_id = 5;
    */
@@ -1042,7 +1042,9 @@ export const SessionService: GenService<{
    * an empty model, or too many / too large labels (reason INVALID_ARGUMENT);
    * INVALID_ARGUMENT MODEL_UNKNOWN for a model or endpoint that does not exist or
    * is not offered to the caller; INVALID_ARGUMENT REQUEST_ID_REUSED when
-   * `request_id` was used before with a different payload.
+   * `request_id` was used before with a different payload; ABORTED
+   * REQUEST_IN_PROGRESS while the first call with this `request_id` is still
+   * running (retry it: it then returns that call's session).
    *
    * @generated from rpc sessions.v1.SessionService.Create
    */

@@ -320,8 +320,8 @@ class CreateRequest(_message.Message):
     """Optional system prompt, sent first in every context."""
     request_id: _builtins.str
     """Idempotency key, scoped to the caller: the same key with the same payload
-    returns the same session; with another payload, INVALID_ARGUMENT
-    REQUEST_ID_REUSED.
+    returns the same session (ABORTED REQUEST_IN_PROGRESS while the first call
+    is still running); with another payload, INVALID_ARGUMENT REQUEST_ID_REUSED.
     """
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:

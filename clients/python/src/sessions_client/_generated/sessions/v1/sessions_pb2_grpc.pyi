@@ -49,7 +49,9 @@ class SessionServiceStub:
     an empty model, or too many / too large labels (reason INVALID_ARGUMENT);
     INVALID_ARGUMENT MODEL_UNKNOWN for a model or endpoint that does not exist or
     is not offered to the caller; INVALID_ARGUMENT REQUEST_ID_REUSED when
-    `request_id` was used before with a different payload.
+    `request_id` was used before with a different payload; ABORTED
+    REQUEST_IN_PROGRESS while the first call with this `request_id` is still
+    running (retry it: it then returns that call's session).
     """
     Get: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.GetRequest, _sessions_pb2.GetResponse]
     """Returns one session and, optionally, a page of its newest messages.
@@ -143,7 +145,9 @@ class SessionServiceAsyncStub(SessionServiceStub):
     an empty model, or too many / too large labels (reason INVALID_ARGUMENT);
     INVALID_ARGUMENT MODEL_UNKNOWN for a model or endpoint that does not exist or
     is not offered to the caller; INVALID_ARGUMENT REQUEST_ID_REUSED when
-    `request_id` was used before with a different payload.
+    `request_id` was used before with a different payload; ABORTED
+    REQUEST_IN_PROGRESS while the first call with this `request_id` is still
+    running (retry it: it then returns that call's session).
     """
     Get: _aio.UnaryUnaryMultiCallable[_sessions_pb2.GetRequest, _sessions_pb2.GetResponse]  # type: ignore[assignment]
     """Returns one session and, optionally, a page of its newest messages.
@@ -240,7 +244,9 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         an empty model, or too many / too large labels (reason INVALID_ARGUMENT);
         INVALID_ARGUMENT MODEL_UNKNOWN for a model or endpoint that does not exist or
         is not offered to the caller; INVALID_ARGUMENT REQUEST_ID_REUSED when
-        `request_id` was used before with a different payload.
+        `request_id` was used before with a different payload; ABORTED
+        REQUEST_IN_PROGRESS while the first call with this `request_id` is still
+        running (retry it: it then returns that call's session).
         """
 
     @_abc_1.abstractmethod
