@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
 import pytest
 from sessions_client import (
     DeadlineExceeded,
@@ -15,8 +16,12 @@ from sessions_client import (
     Unauthenticated,
     pb,
 )
+from sessions_server.app import App
+from sessions_server.store import requests
 
+from tests.conftest import Owner
 from tests.support.scripted_service import scripted_server
+from tests.support.sending import eventually
 
 
 async def test_create_returns_the_stored_session(client: SessionsClient) -> None:
@@ -37,6 +42,30 @@ async def test_create_with_the_same_request_id_returns_the_same_session(
     again = await client.create("once", "demo", request_id="create-1")
     assert again.id == first.id
     assert (await client.list()).total_size == 1
+
+
+async def test_create_repeated_while_the_first_runs_is_retried_until_it_is_over(
+    client: SessionsClient, owner: Owner, admin: asyncpg.Connection, server: App
+) -> None:
+    # The admin connection holds the id as a first call still in its transaction
+    # would: the server answers ABORTED until it lets go, and the client retries.
+    def aborted() -> float:
+        labels = {"method": "Create", "code": "ABORTED"}
+        return server.metrics.registry.get_sample_value("sessions_rpcs_total", labels) or 0.0
+
+    async def refused_once_more() -> bool:
+        return aborted() > refused
+
+    key = requests.in_progress_key(owner.name, "create-held")
+    refused = aborted()
+    await admin.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+    creating = asyncio.create_task(client.create("held", "demo", request_id="create-held"))
+    await eventually(refused_once_more, interval=0.002)
+    await admin.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+
+    session = await creating
+    assert session.name == "held"
+    assert [s.id for s in (await client.list()).sessions] == [session.id]
 
 
 async def test_get_returns_the_session(client: SessionsClient) -> None:

@@ -17,22 +17,30 @@ SERVICE = "sessions.v1.SessionService"
 # client gives every Create and Send a request_id, with which the server answers a
 # repeat with the first result instead of doing the work twice. Manage is left out:
 # a repeated fork would make two copies. gRPC retries a stream only until its first
-# response arrives, so no event of a Send or Watch is ever seen twice.
-RETRIED_METHODS = ("Get", "List", "Watch", "Create", "Send")
+# response arrives, so no event of a Send or Watch is ever seen twice. A Create is
+# also repeated after ABORTED, which for Create only ever means that the first call
+# with its request_id is still running: the repeat then returns that call's session.
+RETRIED_METHODS = ("Get", "List", "Watch", "Send")
+
+
+def _retried(methods: Sequence[str], codes: Sequence[str]) -> dict[str, Any]:
+    return {
+        "name": [{"service": SERVICE, "method": method} for method in methods],
+        "retryPolicy": {
+            "maxAttempts": 5,
+            "initialBackoff": "0.1s",
+            "maxBackoff": "2s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": list(codes),
+        },
+    }
+
 
 SERVICE_CONFIG = json.dumps(
     {
         "methodConfig": [
-            {
-                "name": [{"service": SERVICE, "method": method} for method in RETRIED_METHODS],
-                "retryPolicy": {
-                    "maxAttempts": 5,
-                    "initialBackoff": "0.1s",
-                    "maxBackoff": "2s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            }
+            _retried(RETRIED_METHODS, ["UNAVAILABLE"]),
+            _retried(["Create"], ["UNAVAILABLE", "ABORTED"]),
         ]
     }
 )
