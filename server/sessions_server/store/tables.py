@@ -39,6 +39,13 @@ sessions = sa.Table(
         sa.text("last_active_time DESC"),
         sa.text("id DESC"),
     ),
+    sa.Index(
+        "sessions_owner_starred_activity",
+        "owner",
+        sa.text("last_active_time DESC"),
+        sa.text("id DESC"),
+        postgresql_where=sa.text("starred IS TRUE"),
+    ),
     sa.Index("sessions_owner_leased", "owner", postgresql_where=sa.text("lease_token IS NOT NULL")),
 )
 
