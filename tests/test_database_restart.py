@@ -4,7 +4,8 @@ the server serves again once the database is back, without being restarted."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -18,6 +19,7 @@ from tests.support.cluster import Cluster, throwaway_cluster
 from tests.support.rpc import reason
 
 UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -37,18 +39,33 @@ async def served(cluster: Cluster, settings: Settings) -> AsyncIterator[Stub]:
     await app.stop(None)
 
 
-async def _get_once_back(stub: Stub, owner: Owner, session_id: str) -> pb.GetResponse:
-    """Get, retried while the database is unavailable (as clients retry UNAVAILABLE)."""
+async def _once_back(call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, repeated while the database is unavailable (as clients retry
+    UNAVAILABLE)."""
     deadline = time.monotonic() + 20
     while True:
         try:
-            return await stub.Get(
-                pb.GetRequest(session_id=session_id, messages_limit=10), metadata=owner.md
-            )
+            return await call()
         except grpc.aio.AioRpcError as error:
             if reason(error) != UNAVAILABLE or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+def _get(stub: Stub, owner: Owner, session_id: str) -> Callable[[], Awaitable[pb.GetResponse]]:
+    request = pb.GetRequest(session_id=session_id, messages_limit=10)
+    return lambda: stub.Get(request, metadata=owner.md)
+
+
+def _send(
+    stub: Stub, owner: Owner, session_id: str, content: str
+) -> Callable[[], Awaitable[list[pb.SendResponse]]]:
+    request = pb.SendRequest(session_id=session_id, content=content, request_id=content)
+
+    async def send() -> list[pb.SendResponse]:
+        return [response async for response in stub.Send(request, metadata=owner.md)]
+
+    return send
 
 
 async def test_calls_during_a_database_restart_are_unavailable_and_nothing_is_lost(
@@ -66,8 +83,28 @@ async def test_calls_during_a_database_restart_are_unavailable_and_nothing_is_lo
     assert reason(raised.value) == UNAVAILABLE
     await asyncio.to_thread(cluster.start)
 
-    got = await _get_once_back(served, owner, created.session.id)
+    got = await _once_back(_get(served, owner, created.session.id))
     assert got.session.name == "kept"
     assert got.messages[0].content == "remember this"
     listed = await served.List(pb.ListRequest(), metadata=owner.md)
     assert [s.name for s in listed.sessions] == ["kept"]
+
+
+async def test_send_while_the_database_is_down_is_unavailable_then_works_once_it_is_back(
+    served: Stub, cluster: Cluster, owner: Owner
+) -> None:
+    created = await served.Create(pb.CreateRequest(name="chat", model="m"), metadata=owner.md)
+    session_id = created.session.id
+    await asyncio.to_thread(cluster.stop)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await _send(served, owner, session_id, "while it is down")()
+    assert reason(raised.value) == UNAVAILABLE
+
+    await asyncio.to_thread(cluster.start)
+    # Send's pooled connections died with the database: each fails once, is dropped,
+    # and a new one is opened.
+    responses = await _once_back(_send(served, owner, session_id, "once it is back"))
+    assert responses[-1].completed.assistant_message.content == "once it is back"
+    got = await _once_back(_get(served, owner, session_id))
+    assert [m.content for m in got.messages] == ["once it is back", "once it is back"]
