@@ -99,6 +99,10 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=20, gt=0)
 
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a call waits for a free pooled connection before it is refused
+    UNAVAILABLE `DATABASE_UNAVAILABLE`."""
+
     shutdown_grace: float = Field(default=10.0, ge=0)
     """Seconds streaming calls get to finish after SIGTERM."""
 

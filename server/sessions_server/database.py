@@ -72,6 +72,7 @@ def create_engine(
         # so a burst waits for a pooled connection rather than opening more: a new
         # one takes longer to connect and warm up than a busy one takes to free.
         max_overflow=0,
+        pool_timeout=settings.db_pool_timeout,
         # The most recently used connection first: at low load the same few stay
         # warm (cached plans, a running backend) instead of all of them going cold.
         pool_use_lifo=True,

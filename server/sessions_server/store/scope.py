@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sessions_server.errors import DatabaseUnavailable
@@ -40,28 +41,28 @@ class Store:
     async def scope(self, owner: str) -> AsyncIterator[Scope]:
         """One transaction of `owner`: committed on success, rolled back on error.
 
-        Losing the database (a restart, a failover, no connection to be had) is
-        `DatabaseUnavailable`. The pool is not pinged before each use (that costs
-        three round trips); a connection found dead fails its one call, and
-        SQLAlchemy then replaces every pooled connection older than the failure.
+        A database that cannot serve the call now is `DatabaseUnavailable`: lost
+        (a restart, a failover, no connection to be had), too slow (a statement
+        past the statement timeout) or busy (no pooled connection free within the
+        pool timeout). The pool is not pinged before each use (that costs three
+        round trips); a connection found dead fails its one call, and SQLAlchemy
+        then replaces every pooled connection older than the failure.
         """
         try:
             async with self.engine.begin() as connection:
                 await connection.execute(_SET_OWNER, {"owner": owner})
                 yield Scope(connection, owner)
-        except DBAPIError as error:
-            if _database_lost(error):
-                raise DatabaseUnavailable() from error
-            raise
-        except OSError as error:
-            raise DatabaseUnavailable() from error
+        except (DBAPIError, OSError, PoolTimeout) as error:
+            if (unavailable := _unavailable(error)) is None:
+                raise
+            raise unavailable from error
 
     async def call(self, statement: str, *arguments: Any) -> list[asyncpg.Record]:
         """The rows of `statement`, run on a pooled connection's asyncpg driver
         outside any explicit transaction: one round trip, no BEGIN or COMMIT, and
         none of SQLAlchemy's per-statement work. For statements that bind the owner
-        themselves (the functions of migration 0008). A lost connection is
-        `DatabaseUnavailable`, and is dropped from the pool rather than reused.
+        themselves (the functions of migration 0008). Failures are mapped as in
+        `scope`; a lost connection is dropped from the pool rather than reused.
         """
         try:
             async with self.engine.connect() as connection:
@@ -70,17 +71,15 @@ class Store:
                 try:
                     rows: list[asyncpg.Record] = await driver.fetch(statement, *arguments)
                 except Exception as error:
-                    if not (isinstance(error, _LOST) or driver.is_closed()):
-                        raise
-                    await connection.invalidate(error)
-                    raise DatabaseUnavailable() from error
+                    if isinstance(error, _LOST) or driver.is_closed():
+                        await connection.invalidate(error)
+                        raise DatabaseUnavailable() from error
+                    raise
                 return rows
-        except DBAPIError as error:  # from checking a connection out of the pool
-            if _database_lost(error):
-                raise DatabaseUnavailable() from error
-            raise
-        except OSError as error:
-            raise DatabaseUnavailable() from error
+        except (DBAPIError, OSError, PoolTimeout, asyncpg.QueryCanceledError) as error:
+            if (unavailable := _unavailable(error)) is None:
+                raise
+            raise unavailable from error
 
 
 _LOST = (
@@ -94,8 +93,18 @@ _LOST = (
 )
 
 
-def _database_lost(error: DBAPIError) -> bool:
-    if error.connection_invalidated:
-        return True
-    cause = error.orig.__cause__ if error.orig is not None else None
-    return isinstance(cause, _LOST)
+def _unavailable(error: Exception) -> DatabaseUnavailable | None:
+    """What the caller is told when `error` means the database cannot serve now;
+    None for any other failure."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return DatabaseUnavailable()
+        cause = error.orig.__cause__ if error.orig is not None else None
+        return _unavailable(cause) if isinstance(cause, Exception) else None
+    if isinstance(error, asyncpg.QueryCanceledError):
+        return DatabaseUnavailable("the database did not answer within the statement timeout")
+    if isinstance(error, PoolTimeout):
+        return DatabaseUnavailable("no database connection was free in time")
+    if isinstance(error, _LOST):
+        return DatabaseUnavailable()
+    return None

@@ -1030,7 +1030,10 @@ export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
  * SESSION_NOT_FOUND. Every error carries a google.rpc.ErrorInfo detail (domain
  * "sessions.v1") whose reason names the cause; field errors also carry a
  * google.rpc.BadRequest with one violation per field. Calls without an identity
- * fail with UNAUTHENTICATED.
+ * fail with UNAUTHENTICATED. Any call may fail with UNAVAILABLE
+ * DATABASE_UNAVAILABLE when the database cannot serve it now (restarting,
+ * unreachable, past its statement timeout, or no connection free in time): the
+ * call changed nothing it did not commit, and a retry may succeed.
  *
  * @generated from service sessions.v1.SessionService
  */

@@ -35,7 +35,10 @@ class SessionServiceStub:
     SESSION_NOT_FOUND. Every error carries a google.rpc.ErrorInfo detail (domain
     "sessions.v1") whose reason names the cause; field errors also carry a
     google.rpc.BadRequest with one violation per field. Calls without an identity
-    fail with UNAUTHENTICATED.
+    fail with UNAUTHENTICATED. Any call may fail with UNAVAILABLE
+    DATABASE_UNAVAILABLE when the database cannot serve it now (restarting,
+    unreachable, past its statement timeout, or no connection free in time): the
+    call changed nothing it did not commit, and a retry may succeed.
     """
 
     @_typing.overload
@@ -134,7 +137,10 @@ class SessionServiceAsyncStub(SessionServiceStub):
     SESSION_NOT_FOUND. Every error carries a google.rpc.ErrorInfo detail (domain
     "sessions.v1") whose reason names the cause; field errors also carry a
     google.rpc.BadRequest with one violation per field. Calls without an identity
-    fail with UNAUTHENTICATED.
+    fail with UNAUTHENTICATED. Any call may fail with UNAVAILABLE
+    DATABASE_UNAVAILABLE when the database cannot serve it now (restarting,
+    unreachable, past its statement timeout, or no connection free in time): the
+    call changed nothing it did not commit, and a retry may succeed.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -229,7 +235,10 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
     SESSION_NOT_FOUND. Every error carries a google.rpc.ErrorInfo detail (domain
     "sessions.v1") whose reason names the cause; field errors also carry a
     google.rpc.BadRequest with one violation per field. Calls without an identity
-    fail with UNAUTHENTICATED.
+    fail with UNAUTHENTICATED. Any call may fail with UNAVAILABLE
+    DATABASE_UNAVAILABLE when the database cannot serve it now (restarting,
+    unreachable, past its statement timeout, or no connection free in time): the
+    call changed nothing it did not commit, and a retry may succeed.
     """
 
     @_abc_1.abstractmethod
