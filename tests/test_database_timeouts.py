@@ -6,59 +6,27 @@ A row lock held by another connection stands in for the slow database: the call'
 statement waits on it."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 import grpc
-from sessions_client import pb, pb_grpc
-from sessions_server.app import build_server
+from sessions_client import pb
 from sessions_server.config import Settings
 
-from tests.conftest import Owner, Stub
+from tests.conftest import Owner
 from tests.support import rows
 from tests.support.calls import failure
+from tests.support.locks import rename, row_locked, waits_on_a_lock
 from tests.support.rpc import reason
-from tests.support.sending import send_until_error
+from tests.support.sending import eventually, send_until_error
+from tests.support.servers import server_with
 
 UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
-
-
-@asynccontextmanager
-async def serving(settings: Settings, database_url: str, **changes: Any) -> AsyncIterator[Stub]:
-    """A server of its own with these settings changed."""
-    app = await build_server(settings.model_copy(update=changes), database_url)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            yield pb_grpc.SessionServiceStub(channel)
-    finally:
-        await app.stop(None)
-
-
-@asynccontextmanager
-async def row_locked(
-    admin: asyncpg.Connection, owner: Owner, session_id: str
-) -> AsyncIterator[None]:
-    """The session's row locked by another transaction until the block ends."""
-    async with admin.transaction():
-        await admin.execute(
-            "SELECT 1 FROM sessions WHERE owner = $1 AND id = $2 FOR UPDATE",
-            owner.name,
-            uuid.UUID(session_id),
-        )
-        yield
-
-
-def rename(session_id: str, name: str) -> pb.ManageRequest:
-    return pb.ManageRequest(session_id=session_id, rename=pb.Rename(name=name))
 
 
 async def test_statements_past_the_statement_timeout_are_unavailable_and_change_nothing(
     settings: Settings, database_url: str, admin: asyncpg.Connection, owner: Owner
 ) -> None:
-    async with serving(settings, database_url, statement_timeout_ms=300) as stub:
+    async with server_with(settings, database_url, statement_timeout_ms=300) as stub:
         created = await stub.Create(pb.CreateRequest(name="kept", model="m"), metadata=owner.md)
         session_id = created.session.id
         before = await rows.snapshot(admin, owner.name)
@@ -80,7 +48,7 @@ async def test_statements_past_the_statement_timeout_are_unavailable_and_change_
 async def test_a_call_with_no_pooled_connection_free_in_time_is_unavailable(
     settings: Settings, database_url: str, admin: asyncpg.Connection, owner: Owner
 ) -> None:
-    async with serving(
+    async with server_with(
         settings, database_url, db_pool_size=1, db_pool_timeout=0.3, statement_timeout_ms=10_000
     ) as stub:
         created = await stub.Create(pb.CreateRequest(name="kept", model="m"), metadata=owner.md)
@@ -91,7 +59,7 @@ async def test_a_call_with_no_pooled_connection_free_in_time_is_unavailable(
             blocked = asyncio.ensure_future(
                 stub.Manage(rename(session_id, "renamed"), metadata=owner.md)
             )
-            await asyncio.sleep(0.2)
+            await eventually(lambda: waits_on_a_lock(admin))
             waiting = await failure(
                 stub.Get(pb.GetRequest(session_id=session_id), metadata=owner.md)
             )

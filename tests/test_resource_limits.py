@@ -18,6 +18,7 @@ from sessions_server.config import Settings
 
 from tests.conftest import Owner, Stub
 from tests.support import rows
+from tests.support.locks import rename, row_locked, waits_on_a_lock
 from tests.support.sending import eventually
 from tests.support.servers import server_with
 
@@ -30,32 +31,6 @@ async def serving(settings: Settings, database_url: str, **changes: object) -> A
         yield app.port
     finally:
         await app.stop(None)
-
-
-@asynccontextmanager
-async def row_locked(
-    admin: asyncpg.Connection, owner: Owner, session_id: str
-) -> AsyncIterator[None]:
-    async with admin.transaction():
-        await admin.execute(
-            "SELECT 1 FROM sessions WHERE owner = $1 AND id = $2::uuid FOR UPDATE",
-            owner.name,
-            session_id,
-        )
-        yield
-
-
-async def waits_on_a_lock(admin: asyncpg.Connection) -> bool:
-    await admin.execute("SELECT pg_stat_clear_snapshot()")
-    waiting: int = await admin.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND application_name = 'sessions-server' AND wait_event_type = 'Lock'"
-    )
-    return waiting > 0
-
-
-def rename(session_id: str, name: str) -> pb.ManageRequest:
-    return pb.ManageRequest(session_id=session_id, rename=pb.Rename(name=name))
 
 
 async def test_request_over_the_size_limit_is_refused_and_stores_nothing(
