@@ -80,11 +80,3 @@ async def find(scope: Scope, request_id: str) -> RequestRecord | None:
         )
     ).one_or_none()
     return None if row is None else _record(row)
-
-
-async def set_reply(scope: Scope, request_id: str, reply_seq: int) -> None:
-    await scope.connection.execute(
-        sa.update(request_ids)
-        .where(request_ids.c.owner == scope.owner, request_ids.c.request_id == request_id)
-        .values(reply_seq=reply_seq)
-    )

@@ -10,8 +10,8 @@ The two writes on Send's hot path are stored functions that set the owner
 themselves (migration 0008); `Store.call` runs one as a single round trip.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +48,10 @@ class Store:
         round trips); a connection found dead fails its one call, and SQLAlchemy
         then replaces every pooled connection older than the failure.
         """
-        try:
+        with _database_failures():
             async with self.engine.begin() as connection:
                 await connection.execute(_SET_OWNER, {"owner": owner})
                 yield Scope(connection, owner)
-        except (DBAPIError, OSError, PoolTimeout) as error:
-            if (unavailable := _unavailable(error)) is None:
-                raise
-            raise unavailable from error
 
     async def call(self, statement: str, *arguments: Any) -> list[asyncpg.Record]:
         """The rows of `statement`, run on a pooled connection's asyncpg driver
@@ -64,7 +60,7 @@ class Store:
         themselves (the functions of migration 0008). Failures are mapped as in
         `scope`; a lost connection is dropped from the pool rather than reused.
         """
-        try:
+        with _database_failures():
             async with self.engine.connect() as connection:
                 driver = (await connection.get_raw_connection()).driver_connection
                 assert driver is not None
@@ -76,10 +72,6 @@ class Store:
                         raise DatabaseUnavailable() from error
                     raise
                 return rows
-        except (DBAPIError, OSError, PoolTimeout, asyncpg.QueryCanceledError) as error:
-            if (unavailable := _unavailable(error)) is None:
-                raise
-            raise unavailable from error
 
 
 _LOST = (
@@ -91,6 +83,18 @@ _LOST = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
 )
+
+
+@contextmanager
+def _database_failures() -> Iterator[None]:
+    """Raises `DatabaseUnavailable` in place of a failure that means the database
+    cannot serve now; lets every other exception through as it is."""
+    try:
+        yield
+    except Exception as error:
+        if (unavailable := _unavailable(error)) is None:
+            raise
+        raise unavailable from error
 
 
 def _unavailable(error: Exception) -> DatabaseUnavailable | None:
