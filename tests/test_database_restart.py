@@ -3,9 +3,7 @@ UNAVAILABLE `DATABASE_UNAVAILABLE` (never INTERNAL), nothing committed is lost, 
 the server serves again once the database is back, without being restarted."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
 
 import grpc
 import pytest
@@ -16,10 +14,9 @@ from sessions_server.config import Settings
 
 from tests.conftest import Owner, Stub
 from tests.support.cluster import Cluster, throwaway_cluster
-from tests.support.rpc import reason
+from tests.support.rpc import reason, retried
 
 UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -37,19 +34,6 @@ async def served(cluster: Cluster, settings: Settings) -> AsyncIterator[Stub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         yield pb_grpc.SessionServiceStub(channel)
     await app.stop(None)
-
-
-async def _once_back(call: Callable[[], Awaitable[T]]) -> T:
-    """`call()`, repeated while the database is unavailable (as clients retry
-    UNAVAILABLE)."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return await call()
-        except grpc.aio.AioRpcError as error:
-            if reason(error) != UNAVAILABLE or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
 
 
 def _get(stub: Stub, owner: Owner, session_id: str) -> Callable[[], Awaitable[pb.GetResponse]]:
@@ -83,7 +67,7 @@ async def test_calls_during_a_database_restart_are_unavailable_and_nothing_is_lo
     assert reason(raised.value) == UNAVAILABLE
     await asyncio.to_thread(cluster.start)
 
-    got = await _once_back(_get(served, owner, created.session.id))
+    got = await retried(_get(served, owner, created.session.id), UNAVAILABLE)
     assert got.session.name == "kept"
     assert got.messages[0].content == "remember this"
     listed = await served.List(pb.ListRequest(), metadata=owner.md)
@@ -104,7 +88,7 @@ async def test_send_while_the_database_is_down_is_unavailable_then_works_once_it
     await asyncio.to_thread(cluster.start)
     # Send's pooled connections died with the database: each fails once, is dropped,
     # and a new one is opened.
-    responses = await _once_back(_send(served, owner, session_id, "once it is back"))
+    responses = await retried(_send(served, owner, session_id, "once it is back"), UNAVAILABLE)
     assert responses[-1].completed.assistant_message.content == "once it is back"
-    got = await _once_back(_get(served, owner, session_id))
+    got = await retried(_get(served, owner, session_id), UNAVAILABLE)
     assert [m.content for m in got.messages] == ["once it is back", "once it is back"]

@@ -15,7 +15,7 @@ from sessions_client import pb, pb_grpc
 from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.processes import ServerProcess, start_server
-from tests.support.rpc import reason
+from tests.support.rpc import reason, retried
 from tests.support.sending import messages, new_session, read, read_rest, send, send_until_error
 
 LEASE_SECONDS = 1.0
@@ -124,14 +124,12 @@ async def _send_once_free(
     stub: Stub, owner: Owner, session_id: str, content: str
 ) -> list[pb.SendResponse]:
     """Sends as soon as the session's lease lets it, retrying SESSION_BUSY."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            return await send(stub, owner, session_id, content)
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.ABORTED or time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(0.05)
+    return await retried(
+        lambda: send(stub, owner, session_id, content),
+        (grpc.StatusCode.ABORTED, "SESSION_BUSY"),
+        seconds=10,
+        interval=0.05,
+    )
 
 
 async def test_send_whose_lease_was_taken_over_stores_no_reply(

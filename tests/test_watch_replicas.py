@@ -8,7 +8,7 @@ from sessions_client import pb
 
 from tests.conftest import Owner, Stub
 from tests.fixtures_replicas import Replicas
-from tests.support.rpc import reason
+from tests.support.rpc import retried
 from tests.support.watching import Watcher
 
 
@@ -61,14 +61,12 @@ async def test_same_request_id_on_both_replicas_at_once_creates_one_session(
         async def create(stub: Stub) -> pb.CreateResponse:
             # The loser of the race may be told the first call is still running:
             # it asks again, as the Python client does by itself.
-            for _ in range(100):
-                try:
-                    return await stub.Create(request, metadata=owner.md)
-                except grpc.aio.AioRpcError as error:
-                    if reason(error) != (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS"):
-                        raise
-                    await asyncio.sleep(0.01)
-            raise AssertionError("the first Create never finished")
+            return await retried(
+                lambda: stub.Create(request, metadata=owner.md),
+                (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS"),
+                seconds=5.0,
+                interval=0.01,
+            )
 
         first, second = await asyncio.gather(create(replicas.a.stub), create(replicas.b.stub))
         assert first.session.id == second.session.id

@@ -1,8 +1,15 @@
 """Helpers for asserting on what the server answered."""
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
+T = TypeVar("T")
 
 
 def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
@@ -35,3 +42,21 @@ def reason(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str]:
     info = error_info(error)
     assert info.domain == "sessions.v1"
     return error.code(), info.reason
+
+
+async def retried(
+    call: Callable[[], Awaitable[T]],
+    refusal: tuple[grpc.StatusCode, str],
+    seconds: float = 20.0,
+    interval: float = 0.1,
+) -> T:
+    """`call()`, repeated while it is refused with `refusal` (code, reason), as a
+    client retries; any other failure, or the refusal after `seconds`, is raised."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as error:
+            if reason(error) != refusal or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(interval)
