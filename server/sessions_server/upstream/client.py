@@ -15,7 +15,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.client import HTTPResponse
+from http.cookiejar import CookieJar
+from urllib.request import Request
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -63,9 +65,7 @@ class Upstream:
             # Only connecting is timed here; the other waits are timed per attempt
             # and per read.
             timeout=httpx.Timeout(None, connect=timeouts.connect),
-            # The client is shared by every owner's Sends: a cookie one endpoint
-            # sets in answer to one of them must not ride along on the others.
-            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+            cookies=_NoCookies(),
         )
 
     async def aclose(self) -> None:
@@ -151,6 +151,16 @@ class Upstream:
         except BaseException:
             await response.aclose()
             raise
+
+
+class _NoCookies(CookieJar):
+    """Keeps no cookie. The client is shared by every owner's Sends: a cookie one
+    endpoint sets in answer to one of them must not ride along on the others. No
+    protocol spoken here needs them, so they are dropped unread (reading them would
+    cost every request a parse of its response's headers)."""
+
+    def extract_cookies(self, response: HTTPResponse, request: Request) -> None:
+        return None
 
 
 @lru_cache(maxsize=256)
