@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sessions_client import pb, pb_grpc
 
 from tests.conftest import Owner, Stub
-from tests.support.fake_upstream import Script
+from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.processes import ServerProcess, start_server
 from tests.support.rpc import reason
 from tests.support.sending import messages, new_session, read, read_rest, send
@@ -129,3 +129,19 @@ async def test_send_longer_than_the_grace_is_kept_incomplete_and_frees_its_sessi
     # The lease was given back, not left to lapse: another replica sends at once.
     after = await send(stub, owner, session.id, Script(tokens=2).say("next"))
     assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
+
+
+async def test_sigterm_lets_a_body_that_lags_its_done_end_before_closing_connections(
+    replica_with_grace: StartReplica, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    server, on_draining = await replica_with_grace(5.0)
+    session = await new_session(on_draining, owner)
+    lagging = Script(end_lag=0.5)
+    await send(on_draining, owner, session.id, lagging.say())
+
+    server.signal(signal.SIGTERM)
+
+    assert await server.wait_exit(5.0) == 0
+    [received] = fake_upstream.received(lagging)
+    assert received.answered.is_set()
+    assert not received.disconnected.is_set()

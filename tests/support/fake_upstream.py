@@ -61,6 +61,8 @@ class Script:
     """Send a chunk that is not JSON after this many tokens."""
     set_cookie: str | None = None
     """A `Set-Cookie` header on the reply."""
+    end_lag: float = 0.0
+    """Seconds between `[DONE]` and the end of the body."""
     tag: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def say(self, text: str = "hello") -> str:
@@ -87,6 +89,8 @@ class Received:
     script: Script
     body: dict[str, Any]
     headers: dict[str, str]
+    client_port: int
+    """The client's end of the connection: equal ports, one connection reused."""
     at: float = field(default_factory=time.monotonic)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     """The client hung up before the reply was over."""
@@ -148,7 +152,9 @@ class FakeUpstream:
         body = await request.json()
         script = _script_of(body)
         attempt = len(self.received(script))
-        record = Received(script, body, {k.lower(): v for k, v in request.headers.items()})
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        assert request.transport is not None
+        record = Received(script, body, headers, request.transport.get_extra_info("peername")[1])
         self.requests.append(record)
         try:
             return await self._answer(request, record, attempt)
@@ -198,6 +204,8 @@ class FakeUpstream:
             counts = {"prompt_tokens": prompt, "completion_tokens": script.tokens}
             await response.write(_event({"choices": [], "usage": counts}))
         await response.write(b"data: [DONE]\n\n")
+        if script.end_lag:
+            await asyncio.sleep(script.end_lag)
         await response.write_eof()
         record.answered.set()
         return response

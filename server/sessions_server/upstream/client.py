@@ -60,6 +60,7 @@ class Upstream:
         self._timeouts = timeouts
         self._retry_delay = retry_delay
         self._observer = observer
+        self._draining: set[asyncio.Task[None]] = set()
         self._client = httpx.AsyncClient(
             transport=AiohttpTransport(limits=_LIMITS),
             # Only connecting is timed here; the other waits are timed per attempt
@@ -69,6 +70,10 @@ class Upstream:
         )
 
     async def aclose(self) -> None:
+        """Closes every connection, once the bodies still being read to their end
+        (each for at most a second) are."""
+        if self._draining:
+            await asyncio.wait(set(self._draining))
         await self._client.aclose()
 
     def reply(
@@ -142,7 +147,7 @@ class Upstream:
         try:
             if not response.is_success:
                 raise policy.failure(response.status_code, response.headers)
-            stream = EventStream(response, self._timeouts.idle, limit)
+            stream = EventStream(response, self._timeouts.idle, limit, self._draining)
             try:
                 await stream.begin()
             except UpstreamError as error:

@@ -22,16 +22,23 @@ _BODY_END_GRACE = 1.0
 """Seconds the end of a body may lag its `[DONE]` before the connection is closed
 rather than reused."""
 
-_DRAINING: set[asyncio.Task[None]] = set()
-"""Responses read to their end after the reply was over (kept until done)."""
-
 
 class EventStream:
     """`begin` reads up to the first text (the caller times that); `read` hands it
-    out, then reads on, each wait bounded by the idle time and `limit`."""
+    out, then reads on, each wait bounded by the idle time and `limit`.
 
-    def __init__(self, response: httpx.Response, idle: float, limit: float) -> None:
+    A body whose end lags its `[DONE]` is read to its end by a task added to
+    `draining`, whose owner awaits it before closing the connections."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        idle: float,
+        limit: float,
+        draining: set[asyncio.Task[None]],
+    ) -> None:
         self._response = response
+        self._draining = draining
         self._chunks: AsyncIterator[bytes] = response.aiter_raw()
         self._ended = False
         self._decoder = sse.Decoder()
@@ -73,8 +80,8 @@ class EventStream:
             # them, in the background, so that the connection goes back to the pool
             # rather than closed.
             task = self._loop.create_task(self._drain())
-            _DRAINING.add(task)
-            task.add_done_callback(_DRAINING.discard)
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
             return
         await self._response.aclose()
 
