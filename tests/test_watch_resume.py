@@ -130,7 +130,8 @@ async def test_watcher_that_falls_behind_the_retention_is_ended_expired(
     """Checked at every read, not only on resume: were the events after a watcher's
     position pruned before it read them, it is told so rather than skipping them."""
     session = await create(stub, owner, "s")
-    watching = WatchOperations(Store(server.engine), EventHub(database_url))
+    store = Store(server.engine)
+    watching = WatchOperations(store, EventHub(database_url, store))
     principal = Principal(owner.name, Actor.USER)
     async with watching.open(principal, after_event_id=0) as events:
         await stub.Manage(

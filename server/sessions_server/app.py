@@ -91,7 +91,7 @@ async def build_server(settings: Settings, database_url: str) -> App:
         log.warning("row-level security does not apply: the database role bypasses it")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
-    events = EventHub(database_url)
+    events = EventHub(database_url, store)
     await events.start()
     pruner = Pruner(
         database.create_engine(

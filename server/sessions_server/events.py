@@ -1,12 +1,16 @@
 """Live events across replicas: one LISTEN connection per process, fanned out to
 this process's watchers.
 
-Every write that changes a session records an event in the outbox and NOTIFYs
-`store.events.CHANNEL` with `{owner, session_id, type, id}` (see `store/events.py`).
-Each replica holds ONE dedicated asyncpg connection, outside the SQLAlchemy pool,
-that LISTENs on that channel. It must reach PostgreSQL directly: a
-transaction-pooling PgBouncer hands each transaction to any server connection,
-and a LISTEN does not outlive its transaction there.
+Every write that changes a session records an event in the outbox and, when some
+replica watches its owner, NOTIFYs `store.events.CHANNEL` with `{owner,
+session_id, type, id}` (see `store/events.py`). A subscription marks its owner as
+watched before its watcher first reads, and the hub renews the marks of its owners
+while they are watched: a commit that NOTIFYs waits on every other such commit in
+the cluster, so the owners nobody watches do not. Each replica holds ONE dedicated
+asyncpg connection, outside the SQLAlchemy pool, that LISTENs on that channel. It
+must reach PostgreSQL directly: a transaction-pooling PgBouncer hands each
+transaction to any server connection, and a LISTEN does not outlive its
+transaction there.
 
 A notification only wakes the watchers of its owner in this process; each watcher
 then reads the outbox after its own position (`watch.py`). So a watcher holds no
@@ -25,13 +29,15 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from sessions_server.errors import ServiceError, ShuttingDown
+from sessions_server.store import Store
+from sessions_server.store import events as event_rows
 from sessions_server.store.events import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,9 @@ PING_TIMEOUT = 5.0
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 APPLICATION_NAME = "sessions-server-listener"
+MARK_SECONDS = 60.0
+"""How long an owner stays marked as watched; renewed every third of it while a
+subscription of the owner lasts here, so one dead replica's marks lapse soon."""
 
 
 def direct_dsn(url: str) -> str:
@@ -90,16 +99,22 @@ class Subscription:
 class EventHub:
     """The process's listener and its registry of watchers, by owner."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, store: Store) -> None:
         self._dsn = direct_dsn(database_url)
+        self._store = store
         self._watchers: dict[str, set[Subscription]] = {}
+        self._marked: dict[str, float] = {}
+        """When each watched owner's mark was last renewed (monotonic seconds)."""
         self._listening = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._ended: ServiceError | None = None
 
     async def start(self) -> None:
-        """Starts the listener; returns once it listens."""
-        self._task = asyncio.create_task(self._run(), name="events-listener")
+        """Starts the listener and the renewal of marks; returns once it listens."""
+        self._tasks = [
+            asyncio.create_task(self._run(), name="events-listener"),
+            asyncio.create_task(self._renew_marks(), name="events-marks"),
+        ]
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await self._listening.wait()
@@ -107,20 +122,23 @@ class EventHub:
             await self.close()
             raise
 
-    @contextlib.contextmanager
-    def subscribe(self, owner: str) -> Iterator[Subscription]:
-        """A subscription to `owner`'s events for the duration of the block."""
+    @contextlib.asynccontextmanager
+    async def subscribe(self, owner: str) -> AsyncIterator[Subscription]:
+        """A subscription to `owner`'s events for the duration of the block, the
+        owner marked as watched (committed) before the block starts."""
         if self._ended is not None:
             raise self._ended
         subscription = Subscription(owner)
         self._watchers.setdefault(owner, set()).add(subscription)
         try:
+            await self._mark(owner)
             yield subscription
         finally:
             watchers = self._watchers[owner]
             watchers.discard(subscription)
             if not watchers:
                 del self._watchers[owner]
+                self._marked.pop(owner, None)
 
     def end_watchers(self, error: ServiceError) -> None:
         """Ends every watcher with `error` and refuses new ones (shutdown)."""
@@ -133,10 +151,32 @@ class EventHub:
         """Ends the watchers left and closes the listening connection."""
         if self._ended is None:
             self.end_watchers(ShuttingDown())
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _mark(self, owner: str) -> None:
+        renewing = time.monotonic()
+        async with self._store.scope(owner) as scope:
+            await event_rows.mark_watched(scope, MARK_SECONDS)
+        if owner in self._watchers:  # not left meanwhile
+            self._marked[owner] = renewing
+
+    async def _renew_marks(self) -> None:
+        """Renews the marks of the owners watched here. A mark renewed too late may
+        have lapsed, and the events recorded meanwhile went unnotified: that owner's
+        watchers are woken to read them."""
+        while True:
+            await asyncio.sleep(MARK_SECONDS / 3)
+            for owner, renewed in list(self._marked.items()):
+                try:
+                    await self._mark(owner)
+                except Exception as error:
+                    log.warning("renewing the watch mark of an owner failed (%s)", error)
+                    continue
+                if time.monotonic() - renewed >= MARK_SECONDS:
+                    for subscription in self._watchers.get(owner, ()):
+                        subscription.resync()
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         try:

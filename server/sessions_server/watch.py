@@ -1,7 +1,8 @@
 """Watch: the caller's events, first replayed from the outbox and then live.
 
 A watcher is nothing but a position in its owner's outbox. It subscribes to the
-hub BEFORE it first reads, then loops: read the events after its position, deliver
+hub (which marks its owner as watched, so that its events NOTIFY) BEFORE it first
+reads, then loops: read the events after its position, deliver
 them, wait for a wake-up. A notification that arrives while it reads only makes
 the next wait return at once, so the switch from replay to live has no gap, and
 since every read starts after the last event delivered it has no duplicate either
@@ -60,7 +61,7 @@ class WatchOperations:
         """
         if after_event_id < 0:
             raise InvalidArgument.field("after_event_id", "must not be negative")
-        with self._hub.subscribe(principal.owner) as subscription:
+        async with self._hub.subscribe(principal.owner) as subscription:
             subscription.position = await self._start(principal.owner, after_event_id)
             yield self._events(subscription)
 

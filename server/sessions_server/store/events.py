@@ -1,8 +1,8 @@
 """The events outbox: every change to a session is recorded in its own transaction.
 
-`record` inserts the event and queues a NOTIFY on `CHANNEL`; PostgreSQL delivers
-the notification only when the transaction commits, so listeners never hear of a
-change that was rolled back.
+`record` inserts the event and, when some replica watches the owner (`mark_watched`),
+queues a NOTIFY on `CHANNEL`; PostgreSQL delivers the notification only when the
+transaction commits, so listeners never hear of a change that was rolled back.
 
 Watchers resume "after event id N", which is only sound if an owner's events
 become visible in id order: were id 11 committed before id 10, a watcher that
@@ -21,10 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions_server.models import EventType
 from sessions_server.store.scope import Scope
-from sessions_server.store.tables import events, events_pruned
+from sessions_server.store.tables import events, events_pruned, watched_owners
 
 CHANNEL = "sessions_events"
-"""The channel `record_event` (migration 0008) notifies on."""
+"""The channel `record_event` (migration 0010) notifies on."""
+
+_EVENT_LOCK = 24149
+"""The advisory lock space of `record_event`'s per-owner lock."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Bounds:
     newest: int
 
 
-# The lock, the insert and the NOTIFY: `record_event` of migration 0008.
+# The lock, the insert and the NOTIFY: `record_event` of migration 0010.
 _RECORD = sa.text("SELECT record_event(:owner, :session_id, :type)").bindparams(
     sa.bindparam("owner", type_=sa.Text),
     sa.bindparam("session_id", type_=events.c.session_id.type),
@@ -63,6 +66,28 @@ async def record(scope: Scope, session_id: uuid.UUID, type: EventType) -> int:
         )
     ).scalar_one()
     return event_id
+
+
+async def mark_watched(scope: Scope, seconds: float) -> None:
+    """Has the owner's events NOTIFYed for `seconds` more (a mark that lasts longer,
+    made by another replica, is kept).
+
+    Taken under the owner's event lock, as `record` checks the mark: an event
+    recorded without a NOTIFY because this mark was not yet committed is committed
+    before it, so whoever reads the outbox after this commits finds that event.
+    """
+    await scope.connection.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(_EVENT_LOCK, sa.func.hashtext(scope.owner)))
+    )
+    mark = insert(watched_owners).values(
+        owner=scope.owner, expires=sa.func.clock_timestamp() + timedelta(seconds=seconds)
+    )
+    await scope.connection.execute(
+        mark.on_conflict_do_update(
+            index_elements=[watched_owners.c.owner],
+            set_={"expires": sa.func.greatest(watched_owners.c.expires, mark.excluded.expires)},
+        )
+    )
 
 
 async def after(scope: Scope, position: int, limit: int) -> list[EventRow]:

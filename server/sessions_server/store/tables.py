@@ -118,3 +118,12 @@ session_counts = sa.Table(
     sa.Column("starred", sa.Boolean, primary_key=True),
     sa.Column("sessions", sa.BigInteger, nullable=False),
 )
+
+# The owners some replica has a Watch open for, each until `expires` (renewed while
+# the Watch lasts): `record_event` NOTIFYs only for these (migration 0010).
+watched_owners = sa.Table(
+    "watched_owners",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
+)
