@@ -1,6 +1,6 @@
 """Conversions between the domain's records and the contract's messages."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sessions_client import pb
@@ -10,11 +10,15 @@ from sessions_server.endpoints import Registry
 from sessions_server.errors import InvalidArgument
 from sessions_server.models import ArchivedFilter, Event, ListQuery, Message, Session
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """`value` (time-zone aware, as the database gives it) to the microsecond.
+    Worked out here: `Timestamp.FromDatetime` costs several times more, and a List
+    page converts 150 of them."""
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def session(record: Session, registry: Registry) -> pb.Session:

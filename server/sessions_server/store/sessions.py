@@ -31,8 +31,13 @@ BUSY = sa.and_(
 )
 
 
+_FIELDS = [column.name for column in _COLUMNS]
+
+
 def _record(row: sa.Row[Any] | Any) -> Session:
-    return Session(**{column.name: row._mapping[column.name] for column in _COLUMNS})
+    """The session of a row that has `_COLUMNS` (and maybe more)."""
+    values = row._mapping
+    return Session(**{name: values[name] for name in _FIELDS})
 
 
 def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
