@@ -27,9 +27,7 @@ async def test_a_session_and_its_messages_carry_their_stored_times(
     session = await new_session(stub, owner, model="anything")
     await send(stub, owner, session.id, "hello")
 
-    got = await stub.Get(
-        pb.GetRequest(session_id=session.id, messages_limit=10), metadata=owner.md
-    )
+    got = await stub.Get(pb.GetRequest(session_id=session.id, messages_limit=10), metadata=owner.md)
 
     stored = await admin.fetchrow(
         "SELECT create_time, update_time, last_active_time FROM sessions WHERE id = $1",
