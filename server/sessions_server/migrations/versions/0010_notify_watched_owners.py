@@ -17,6 +17,8 @@ whose check ran before the registration committed was committed before it too,
 so the Watch's first read finds it; any later event sees the row and notifies.
 """
 
+from importlib import import_module
+
 from alembic import op
 
 from sessions_server.migrations.roles import isolate_by_owner, service_role, stop_isolating
@@ -52,24 +54,6 @@ END
 $$
 """
 
-_RECORD_EVENT_0008 = """
-CREATE OR REPLACE FUNCTION record_event(p_owner text, p_session_id uuid, p_type smallint)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    new_id bigint;
-BEGIN
-    PERFORM pg_advisory_xact_lock(24149, hashtext(p_owner));
-    INSERT INTO events (owner, session_id, type, time)
-    VALUES (p_owner, p_session_id, p_type, now())
-    RETURNING id INTO new_id;
-    PERFORM pg_notify('sessions_events', json_build_object(
-        'owner', p_owner, 'session_id', p_session_id::text, 'type', p_type, 'id', new_id
-    )::text);
-    RETURN new_id;
-END
-$$
-"""
-
 
 def upgrade() -> None:
     op.execute(
@@ -87,6 +71,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(_RECORD_EVENT_0008)
+    # Back to the definition migration 0008 created (open_send and close_send
+    # call it by name, so it may be dropped and created again).
+    op.execute("DROP FUNCTION record_event(text, uuid, smallint)")
+    op.execute(
+        import_module("sessions_server.migrations.versions.0008_send_functions")._RECORD_EVENT
+    )
     stop_isolating("watched_owners")
     op.execute("DROP TABLE watched_owners")
