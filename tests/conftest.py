@@ -59,6 +59,9 @@ models = ["{MODEL}"]
 api_key_env = "{API_KEY_ENV}"
 headers = {{ "X-Team" = "core" }}
 params = {{ temperature = 0.25 }}
+
+[endpoints.fake-by-name]
+url = "http://localhost:{fake_upstream.port}/v1"
 """
     )
     return path

@@ -1,6 +1,7 @@
 """Send streams the model's reply and stores both messages: what the endpoint is
 sent, what the caller sees, and what Get shows afterwards."""
 
+import pytest
 from sessions_client import pb
 
 from tests.conftest import Owner, Stub
@@ -139,14 +140,18 @@ async def test_seq_keeps_increasing_across_sends(stub: Stub, owner: Owner) -> No
     assert [m.content for m in stored] == ["a", "a", "b", "b", "c", "c"]
 
 
+# Cookie jars refuse cookies from a bare IP address; one from a host name is the test.
+@pytest.mark.parametrize("model", [MODEL, f"{MODEL}@fake-by-name"], ids=["address", "host-name"])
 async def test_a_cookie_an_endpoint_sets_is_not_sent_on_later_requests(
-    stub: Stub, owner: Owner, other_owner: Owner, fake_upstream: FakeUpstream
+    stub: Stub, owner: Owner, other_owner: Owner, fake_upstream: FakeUpstream, model: str
 ) -> None:
     # One client serves every owner: what an endpoint told one caller stays there.
     setting, later = Script(set_cookie="affinity=owner-a; Path=/"), Script()
-    await send(stub, owner, (await new_session(stub, owner)).id, setting.say())
+    await send(stub, owner, (await new_session(stub, owner, model=model)).id, setting.say())
 
-    await send(stub, other_owner, (await new_session(stub, other_owner)).id, later.say())
+    await send(
+        stub, other_owner, (await new_session(stub, other_owner, model=model)).id, later.say()
+    )
 
     [received] = fake_upstream.received(later)
     assert "cookie" not in received.headers

@@ -19,6 +19,7 @@ from http.client import HTTPResponse
 from http.cookiejar import CookieJar
 from urllib.request import Request
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -32,7 +33,8 @@ from sessions_server.upstream.stream import EventStream
 log = logging.getLogger(__name__)
 
 # Connections stay open between Sends; many streams may run to one endpoint at once.
-_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60)
+_MAX_CONNECTIONS = 1000
+_KEEPALIVE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Upstream:
         self._observer = observer
         self._draining: set[asyncio.Task[None]] = set()
         self._client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=_LIMITS),
+            transport=_transport(),
             # Only connecting is timed here; the other waits are timed per attempt
             # and per read.
             timeout=httpx.Timeout(None, connect=timeouts.connect),
@@ -156,6 +158,21 @@ class Upstream:
         except BaseException:
             await response.aclose()
             raise
+
+
+def _transport() -> AiohttpTransport:
+    """httpx's aiohttp transport over a session that keeps no cookie either: by
+    default aiohttp's session has a jar of its own, which would carry a cookie from
+    an endpoint's answer to one owner onto the next owner's request to that host."""
+    tls = httpx.create_ssl_context()
+
+    def session() -> aiohttp.ClientSession:  # made on first use, inside the event loop
+        connector = aiohttp.TCPConnector(
+            limit=_MAX_CONNECTIONS, keepalive_timeout=_KEEPALIVE_SECONDS, ssl=tls
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return AiohttpTransport(client=session)
 
 
 class _NoCookies(CookieJar):
