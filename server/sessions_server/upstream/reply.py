@@ -63,6 +63,9 @@ class Reply:
 
     async def __aenter__(self) -> "Reply":
         self._opening = asyncio.get_running_loop().create_task(self._open())
+        # Let the opening run up to its first wait, by which time the request is on
+        # its way: the endpoint starts on it while the caller does its own work.
+        await asyncio.sleep(0)
         return self
 
     async def __aexit__(
