@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from sessions_server.errors import DatabaseUnavailable
 
@@ -59,19 +60,26 @@ class Store:
         none of SQLAlchemy's per-statement work. For statements that bind the owner
         themselves (the functions of migration 0008). Failures are mapped as in
         `scope`; a lost connection is dropped from the pool rather than reused.
+
+        The connection is taken from the pool bare, without the `AsyncConnection`
+        around it, which would cost a third more CPU for nothing used here.
         """
         with _database_failures():
-            async with self.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
+            pooled = await self.engine.raw_connection()
+            try:
+                driver = pooled.driver_connection
                 assert driver is not None
                 try:
                     rows: list[asyncpg.Record] = await driver.fetch(statement, *arguments)
                 except Exception as error:
                     if isinstance(error, _LOST) or driver.is_closed():
-                        await connection.invalidate(error)
+                        await greenlet_spawn(pooled.invalidate, error)
                         raise DatabaseUnavailable() from error
                     raise
                 return rows
+            finally:
+                # Back to the pool; inside a greenlet, as the pool may talk to the driver.
+                await greenlet_spawn(pooled.close)
 
 
 _LOST = (
