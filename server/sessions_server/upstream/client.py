@@ -15,9 +15,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from http.client import HTTPResponse
-from http.cookiejar import CookieJar
-from urllib.request import Request
 
 import aiohttp
 import httpx
@@ -63,12 +60,12 @@ class Upstream:
         self._retry_delay = retry_delay
         self._observer = observer
         self._draining: set[asyncio.Task[None]] = set()
+        self._transport = _transport()
         self._client = httpx.AsyncClient(
-            transport=_transport(),
+            transport=self._transport,
             # Only connecting is timed here; the other waits are timed per attempt
             # and per read.
             timeout=httpx.Timeout(None, connect=timeouts.connect),
-            cookies=_NoCookies(),
         )
 
     async def aclose(self) -> None:
@@ -140,11 +137,13 @@ class Upstream:
             raise policy.Retryable(UpstreamUnavailable()) from None
 
     async def _begin(self, request: _Request, limit: float) -> EventStream:
-        response = await self._client.send(
+        # The client builds the request; its transport sends it. The client's own
+        # `send` would add steps for auth, redirects, cookies and event hooks, none
+        # of which an endpoint call uses, at a twentieth of a Send's CPU.
+        response = await self._transport.handle_async_request(
             self._client.build_request(
                 "POST", request.url, content=request.body, headers=request.headers
-            ),
-            stream=True,
+            )
         )
         try:
             if not response.is_success:
@@ -161,9 +160,10 @@ class Upstream:
 
 
 def _transport() -> AiohttpTransport:
-    """httpx's aiohttp transport over a session that keeps no cookie either: by
-    default aiohttp's session has a jar of its own, which would carry a cookie from
-    an endpoint's answer to one owner onto the next owner's request to that host."""
+    """httpx's aiohttp transport over a session that keeps no cookie. The transport
+    serves every owner's Sends, and by default aiohttp's session has a jar, which
+    would carry a cookie from an endpoint's answer to one owner onto the next
+    owner's request to that host. No protocol spoken here needs cookies."""
     tls = httpx.create_ssl_context()
 
     def session() -> aiohttp.ClientSession:  # made on first use, inside the event loop
@@ -173,16 +173,6 @@ def _transport() -> AiohttpTransport:
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     return AiohttpTransport(client=session)
-
-
-class _NoCookies(CookieJar):
-    """Keeps no cookie. The client is shared by every owner's Sends: a cookie one
-    endpoint sets in answer to one of them must not ride along on the others. No
-    protocol spoken here needs them, so they are dropped unread (reading them would
-    cost every request a parse of its response's headers)."""
-
-    def extract_cookies(self, response: HTTPResponse, request: Request) -> None:
-        return None
 
 
 @lru_cache(maxsize=256)
