@@ -180,6 +180,9 @@ class Target:
     value: float | None
     limit: float
     at_most: bool = True
+    floor: tuple[str, float | None] | None = None
+    """What the same figure of a baseline that does less came to in the same run
+    (the bare relay's, say): how near the limit anything can get on this machine."""
 
     @property
     def met(self) -> bool | None:
@@ -191,7 +194,11 @@ class Target:
         sign = "≤" if self.at_most else "≥"
         verdict = {True: "met", False: "MISSED", None: "not measured"}[self.met]
         shown = "–" if self.value is None else f"{self.value:.2f}"
-        return f"target {self.name} {sign} {self.limit:g}: {shown} — {verdict}"
+        line = f"target {self.name} {sign} {self.limit:g}: {shown} — {verdict}"
+        if self.floor is not None:
+            baseline, value = self.floor
+            line += f" ({baseline}, same run: {'–' if value is None else f'{value:.2f}'})"
+        return line
 
 
 @dataclass
@@ -238,6 +245,7 @@ class Table:
                     "limit": t.limit,
                     "at_most": t.at_most,
                     "met": t.met,
+                    "floor": None if t.floor is None else {"of": t.floor[0], "value": t.floor[1]},
                 }
                 for t in self.targets
             ],
