@@ -1,6 +1,6 @@
-"""The client of every model endpoint: one pooled `httpx.AsyncClient` (aiohttp
-underneath, measured faster than httpx's own transport), timeouts, and retries
-before the first token.
+"""The client of every model endpoint: one `httpx.AsyncClient` that builds the
+requests, its pooled aiohttp transport (measured faster than httpx's own) that
+sends them, timeouts, and retries before the first token.
 
 A reply streams pieces of text, then tells its usage; `Reply` hands them out.
 Every wait is bounded by the earliest of: its own timeout (first token, then idle
@@ -139,7 +139,7 @@ class Upstream:
     async def _begin(self, request: _Request, limit: float) -> EventStream:
         # The client builds the request; its transport sends it. The client's own
         # `send` would add steps for auth, redirects, cookies and event hooks, none
-        # of which an endpoint call uses, at a twentieth of a Send's CPU.
+        # of which an endpoint call uses, at about a twentieth of a Send's CPU.
         response = await self._transport.handle_async_request(
             self._client.build_request(
                 "POST", request.url, content=request.body, headers=request.headers
