@@ -172,7 +172,7 @@ def _transport() -> AiohttpTransport:
         )
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
-    return AiohttpTransport(client=session)
+    return AiohttpTransport(verify=tls, client=session)  # one TLS context, loaded once
 
 
 @lru_cache(maxsize=256)
