@@ -31,6 +31,15 @@ async def _admin(url: str, statement: str) -> None:
         await connection.close()
 
 
+def _stop_embedded(data_dir: Path) -> None:
+    """Stops the embedded PostgreSQL of `data_dir` before its folder is removed: a
+    server still running there may write a new WAL file while the folder is being
+    removed, and the removal then fails."""
+    import pgserver  # as in `database.start_embedded`: only the embedded mode needs it
+
+    pgserver.get_server(data_dir).cleanup()  # type: ignore[attr-defined]
+
+
 @contextmanager
 def fresh_database(base: str | None = None) -> Iterator[str]:
     """Yields the SQLAlchemy URL of an empty, migrated database, made on the server
@@ -39,8 +48,11 @@ def fresh_database(base: str | None = None) -> Iterator[str]:
     if base is None:
         with tempfile.TemporaryDirectory(prefix="sessions-pg-") as folder:
             url = database.start_embedded(Path(folder))
-            database.migrate(url)
-            yield url
+            try:
+                database.migrate(url)
+                yield url
+            finally:
+                _stop_embedded(Path(folder))
         return
     server = make_url(base).set(drivername="postgresql+asyncpg")
     name = f"sessions_test_{uuid.uuid4().hex[:12]}"
