@@ -53,6 +53,8 @@ class _MessageStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Message
     """The caller cancelled mid-stream (or its deadline expired); partial text kept."""
     MESSAGE_STATUS_FAILED: _MessageStatus.ValueType  # 3
     """The upstream failed mid-stream; partial text kept."""
+    MESSAGE_STATUS_IN_PROGRESS: _MessageStatus.ValueType  # 4
+    """Being generated: the text grows as the reply streams (see Send and Attach)."""
 
 class MessageStatus(_MessageStatus, metaclass=_MessageStatusEnumTypeWrapper):
     """How a stored message ended."""
@@ -64,6 +66,8 @@ MESSAGE_STATUS_INCOMPLETE: MessageStatus.ValueType  # 2
 """The caller cancelled mid-stream (or its deadline expired); partial text kept."""
 MESSAGE_STATUS_FAILED: MessageStatus.ValueType  # 3
 """The upstream failed mid-stream; partial text kept."""
+MESSAGE_STATUS_IN_PROGRESS: MessageStatus.ValueType  # 4
+"""Being generated: the text grows as the reply streams (see Send and Attach)."""
 Global___MessageStatus: _TypeAlias = MessageStatus  # noqa: Y015
 
 class _ArchivedFilter:
@@ -496,6 +500,7 @@ class SendRequest(_message.Message):
     SESSION_ID_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DETACH_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """The session's full UUID."""
     content: _builtins.str
@@ -507,16 +512,22 @@ class SendRequest(_message.Message):
     A repeat whose reply is stored replays it (completed.replayed = true); a
     repeat whose reply is missing continues from the stored user message.
     """
+    detach: _builtins.bool
+    """Keep generating when the caller leaves: the reply is stored COMPLETE (or
+    FAILED) as usual, bounded by SESSIONS_UPSTREAM_TOTAL_TIMEOUT rather than the
+    caller's deadline. Read it with Get or Attach; stop it with Cancel.
+    """
     def __init__(
         self,
         *,
         session_id: _builtins.str = ...,
         content: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        detach: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "request_id", b"request_id", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "detach", b"detach", "request_id", b"request_id", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -564,7 +575,10 @@ class SendStarted(_message.Message):
 
     USER_MESSAGE_FIELD_NUMBER: _builtins.int
     SESSION_NAME_FIELD_NUMBER: _builtins.int
+    REPLY_SEQ_FIELD_NUMBER: _builtins.int
     session_name: _builtins.str
+    reply_seq: _builtins.int
+    """The seq the reply is stored under (for Attach and Cancel)."""
     @_builtins.property
     def user_message(self) -> Global___Message: ...
     def __init__(
@@ -572,10 +586,11 @@ class SendStarted(_message.Message):
         *,
         user_message: Global___Message | None = ...,
         session_name: _builtins.str = ...,
+        reply_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["user_message", b"user_message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_name", b"session_name", "user_message", b"user_message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reply_seq", b"reply_seq", "session_name", b"session_name", "user_message", b"user_message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -588,15 +603,21 @@ class TextDelta(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TEXT_FIELD_NUMBER: _builtins.int
+    END_OFFSET_FIELD_NUMBER: _builtins.int
     text: _builtins.str
+    end_offset: _builtins.int
+    """The reply's length in Unicode code points once this piece is appended: the
+    after_offset to attach from.
+    """
     def __init__(
         self,
         *,
         text: _builtins.str = ...,
+        end_offset: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_offset", b"end_offset", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -945,3 +966,85 @@ class WatchResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchResponse: _TypeAlias = WatchResponse  # noqa: Y015
+
+@_typing.final
+class AttachRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    REPLY_SEQ_FIELD_NUMBER: _builtins.int
+    AFTER_OFFSET_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session's full UUID."""
+    reply_seq: _builtins.int
+    """The reply's seq (SendStarted.reply_seq); 0 = the session's newest reply, in
+    progress or not.
+    """
+    after_offset: _builtins.int
+    """Unicode code points of the reply already received (the last end_offset);
+    0 = from the start.
+    """
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        reply_seq: _builtins.int = ...,
+        after_offset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_offset", b"after_offset", "reply_seq", b"reply_seq", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachRequest: _TypeAlias = AttachRequest  # noqa: Y015
+
+@_typing.final
+class CancelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    REPLY_SEQ_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session's full UUID."""
+    reply_seq: _builtins.int
+    """The reply's seq; 0 = the one in progress (else the newest reply, unchanged)."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        reply_seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reply_seq", b"reply_seq", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelRequest: _TypeAlias = CancelRequest  # noqa: Y015
+
+@_typing.final
+class CancelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSISTANT_MESSAGE_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    cancelled: _builtins.bool
+    """False when the reply had already ended: it is returned unchanged."""
+    @_builtins.property
+    def assistant_message(self) -> Global___Message:
+        """The reply as finally stored."""
+
+    def __init__(
+        self,
+        *,
+        assistant_message: Global___Message | None = ...,
+        cancelled: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assistant_message", b"assistant_message"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assistant_message", b"assistant_message", "cancelled", b"cancelled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelResponse: _TypeAlias = CancelResponse  # noqa: Y015

@@ -76,6 +76,16 @@ class SessionServiceStub:
                 request_serializer=sessions_dot_v1_dot_sessions__pb2.WatchRequest.SerializeToString,
                 response_deserializer=sessions_dot_v1_dot_sessions__pb2.WatchResponse.FromString,
                 _registered_method=True)
+        self.Attach = channel.unary_stream(
+                '/sessions.v1.SessionService/Attach',
+                request_serializer=sessions_dot_v1_dot_sessions__pb2.AttachRequest.SerializeToString,
+                response_deserializer=sessions_dot_v1_dot_sessions__pb2.SendResponse.FromString,
+                _registered_method=True)
+        self.Cancel = channel.unary_unary(
+                '/sessions.v1.SessionService/Cancel',
+                request_serializer=sessions_dot_v1_dot_sessions__pb2.CancelRequest.SerializeToString,
+                response_deserializer=sessions_dot_v1_dot_sessions__pb2.CancelResponse.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -156,6 +166,19 @@ class SessionServiceServicer:
         fails. A failure after the first delta ends the stream without `completed`;
         the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
         cancel or deadline).
+
+        The reply is stored from the start: `started.reply_seq` names it, and until it
+        ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+        SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+        is the reply's length once it is appended: pass the last one to Attach to pick
+        the reply up again. With `detach`, the reply goes on when the caller leaves;
+        without it, leaving closes the endpoint's request and keeps the text so far
+        INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+        INCOMPLETE). A server shutting down ends the Sends still streaming after its
+        grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+
+        Attach streams the same SendResponse events, so one reader serves both.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -198,6 +221,44 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attach(self, request, context):
+        """Streams a reply from `after_offset`, on any replica: `started` (the reply's
+        user message, reply_seq set), the stored text past the offset, the live
+        deltas while it is generated (end_offset set on each), then `completed`
+        (replayed = true when the reply had already ended before the call). No gap
+        and no duplicate: the concatenation of what Send and Attach gave, each cut at
+        the offset the other started from, is the stored reply. An offset that a
+        reply in progress has not reached yet is waited for. A reply whose process
+        died is settled INCOMPLETE (once its lease lapsed) and replayed.
+
+        Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+        session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+        reply_seq or after_offset, or an after_offset past the end of a reply that
+        has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+        to any replica, from the last end_offset received).
+
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Cancel(self, request, context):
+        """Stops a reply being generated, from any replica: the endpoint's request is
+        closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+        Returns within about a second with the message as finally stored. A reply
+        that had already ended is returned unchanged with cancelled = false: a cancel
+        racing the reply's end is not an error. Agents may cancel.
+
+        Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+        session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+        reply_seq.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +291,16 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=sessions_dot_v1_dot_sessions__pb2.WatchRequest.FromString,
                     response_serializer=sessions_dot_v1_dot_sessions__pb2.WatchResponse.SerializeToString,
+            ),
+            'Attach': grpc.unary_stream_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=sessions_dot_v1_dot_sessions__pb2.AttachRequest.FromString,
+                    response_serializer=sessions_dot_v1_dot_sessions__pb2.SendResponse.SerializeToString,
+            ),
+            'Cancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cancel,
+                    request_deserializer=sessions_dot_v1_dot_sessions__pb2.CancelRequest.FromString,
+                    response_serializer=sessions_dot_v1_dot_sessions__pb2.CancelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +477,60 @@ class SessionService:
             '/sessions.v1.SessionService/Watch',
             sessions_dot_v1_dot_sessions__pb2.WatchRequest.SerializeToString,
             sessions_dot_v1_dot_sessions__pb2.WatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sessions.v1.SessionService/Attach',
+            sessions_dot_v1_dot_sessions__pb2.AttachRequest.SerializeToString,
+            sessions_dot_v1_dot_sessions__pb2.SendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sessions.v1.SessionService/Cancel',
+            sessions_dot_v1_dot_sessions__pb2.CancelRequest.SerializeToString,
+            sessions_dot_v1_dot_sessions__pb2.CancelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -96,6 +96,19 @@ class SessionServiceStub:
     fails. A failure after the first delta ends the stream without `completed`;
     the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
     cancel or deadline).
+
+    The reply is stored from the start: `started.reply_seq` names it, and until it
+    ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+    SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+    is the reply's length once it is appended: pass the last one to Attach to pick
+    the reply up again. With `detach`, the reply goes on when the caller leaves;
+    without it, leaving closes the endpoint's request and keeps the text so far
+    INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+    INCOMPLETE). A server shutting down ends the Sends still streaming after its
+    grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+
+    Attach streams the same SendResponse events, so one reader serves both.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     Manage: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.ManageRequest, _sessions_pb2.ManageResponse]
     """Applies one management action to a session.
@@ -125,6 +138,36 @@ class SessionServiceStub:
     behind); UNAVAILABLE SHUTTING_DOWN when the server shuts down, and
     UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
     cases reconnect (to any replica) with the last event_id received.
+    """
+    Attach: _grpc.UnaryStreamMultiCallable[_sessions_pb2.AttachRequest, _sessions_pb2.SendResponse]
+    """Streams a reply from `after_offset`, on any replica: `started` (the reply's
+    user message, reply_seq set), the stored text past the offset, the live
+    deltas while it is generated (end_offset set on each), then `completed`
+    (replayed = true when the reply had already ended before the call). No gap
+    and no duplicate: the concatenation of what Send and Attach gave, each cut at
+    the offset the other started from, is the stored reply. An offset that a
+    reply in progress has not reached yet is waited for. A reply whose process
+    died is settled INCOMPLETE (once its lease lapsed) and replayed.
+
+    Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+    session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+    reply_seq or after_offset, or an after_offset past the end of a reply that
+    has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+    to any replica, from the last end_offset received).
+
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
+    Cancel: _grpc.UnaryUnaryMultiCallable[_sessions_pb2.CancelRequest, _sessions_pb2.CancelResponse]
+    """Stops a reply being generated, from any replica: the endpoint's request is
+    closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+    Returns within about a second with the message as finally stored. A reply
+    that had already ended is returned unchanged with cancelled = false: a cancel
+    racing the reply's end is not an error. Agents may cancel.
+
+    Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+    session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+    reply_seq.
     """
 
 @_typing.type_check_only
@@ -195,6 +238,19 @@ class SessionServiceAsyncStub(SessionServiceStub):
     fails. A failure after the first delta ends the stream without `completed`;
     the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
     cancel or deadline).
+
+    The reply is stored from the start: `started.reply_seq` names it, and until it
+    ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+    SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+    is the reply's length once it is appended: pass the last one to Attach to pick
+    the reply up again. With `detach`, the reply goes on when the caller leaves;
+    without it, leaving closes the endpoint's request and keeps the text so far
+    INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+    INCOMPLETE). A server shutting down ends the Sends still streaming after its
+    grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+
+    Attach streams the same SendResponse events, so one reader serves both.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
     """
     Manage: _aio.UnaryUnaryMultiCallable[_sessions_pb2.ManageRequest, _sessions_pb2.ManageResponse]  # type: ignore[assignment]
     """Applies one management action to a session.
@@ -224,6 +280,36 @@ class SessionServiceAsyncStub(SessionServiceStub):
     behind); UNAVAILABLE SHUTTING_DOWN when the server shuts down, and
     UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
     cases reconnect (to any replica) with the last event_id received.
+    """
+    Attach: _aio.UnaryStreamMultiCallable[_sessions_pb2.AttachRequest, _sessions_pb2.SendResponse]  # type: ignore[assignment]
+    """Streams a reply from `after_offset`, on any replica: `started` (the reply's
+    user message, reply_seq set), the stored text past the offset, the live
+    deltas while it is generated (end_offset set on each), then `completed`
+    (replayed = true when the reply had already ended before the call). No gap
+    and no duplicate: the concatenation of what Send and Attach gave, each cut at
+    the offset the other started from, is the stored reply. An offset that a
+    reply in progress has not reached yet is waited for. A reply whose process
+    died is settled INCOMPLETE (once its lease lapsed) and replayed.
+
+    Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+    session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+    reply_seq or after_offset, or an after_offset past the end of a reply that
+    has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+    to any replica, from the last end_offset received).
+
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
+    Cancel: _aio.UnaryUnaryMultiCallable[_sessions_pb2.CancelRequest, _sessions_pb2.CancelResponse]  # type: ignore[assignment]
+    """Stops a reply being generated, from any replica: the endpoint's request is
+    closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+    Returns within about a second with the message as finally stored. A reply
+    that had already ended is returned unchanged with cancelled = false: a cancel
+    racing the reply's end is not an error. Agents may cancel.
+
+    Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+    session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+    reply_seq.
     """
 
 class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -315,6 +401,19 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         fails. A failure after the first delta ends the stream without `completed`;
         the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
         cancel or deadline).
+
+        The reply is stored from the start: `started.reply_seq` names it, and until it
+        ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+        SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+        is the reply's length once it is appended: pass the last one to Attach to pick
+        the reply up again. With `detach`, the reply goes on when the caller leaves;
+        without it, leaving closes the endpoint's request and keeps the text so far
+        INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+        INCOMPLETE). A server shutting down ends the Sends still streaming after its
+        grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+
+        Attach streams the same SendResponse events, so one reader serves both.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
 
     @_abc_1.abstractmethod
@@ -356,6 +455,48 @@ class SessionServiceServicer(metaclass=_abc_1.ABCMeta):
         behind); UNAVAILABLE SHUTTING_DOWN when the server shuts down, and
         UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
         cases reconnect (to any replica) with the last event_id received.
+        """
+
+    @_abc_1.abstractmethod
+    def Attach(
+        self,
+        request: _sessions_pb2.AttachRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_sessions_pb2.SendResponse], _abc.AsyncIterator[_sessions_pb2.SendResponse]]:
+        """Streams a reply from `after_offset`, on any replica: `started` (the reply's
+        user message, reply_seq set), the stored text past the offset, the live
+        deltas while it is generated (end_offset set on each), then `completed`
+        (replayed = true when the reply had already ended before the call). No gap
+        and no duplicate: the concatenation of what Send and Attach gave, each cut at
+        the offset the other started from, is the stored reply. An offset that a
+        reply in progress has not reached yet is waited for. A reply whose process
+        died is settled INCOMPLETE (once its lease lapsed) and replayed.
+
+        Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+        session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+        reply_seq or after_offset, or an after_offset past the end of a reply that
+        has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+        to any replica, from the last end_offset received).
+
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+
+    @_abc_1.abstractmethod
+    def Cancel(
+        self,
+        request: _sessions_pb2.CancelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_sessions_pb2.CancelResponse, _abc.Awaitable[_sessions_pb2.CancelResponse]]:
+        """Stops a reply being generated, from any replica: the endpoint's request is
+        closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+        Returns within about a second with the message as finally stored. A reply
+        that had already ended is returned unchanged with cancelled = false: a cancel
+        racing the reply's end is not an error. Agents may cancel.
+
+        Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+        session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+        reply_seq.
         """
 
 def add_SessionServiceServicer_to_server(servicer: SessionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
