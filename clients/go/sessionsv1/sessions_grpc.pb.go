@@ -64,6 +64,19 @@ type SessionServiceClient interface {
 	// fails. A failure after the first delta ends the stream without `completed`;
 	// the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
 	// cancel or deadline).
+	//
+	// The reply is stored from the start: `started.reply_seq` names it, and until it
+	// ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+	// SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+	// is the reply's length once it is appended: pass the last one to Attach to pick
+	// the reply up again. With `detach`, the reply goes on when the caller leaves;
+	// without it, leaving closes the endpoint's request and keeps the text so far
+	// INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+	// INCOMPLETE). A server shutting down ends the Sends still streaming after its
+	// grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+	//
+	// Attach streams the same SendResponse events, so one reader serves both.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (SessionService_SendClient, error)
 	// Applies one management action to a session.
 	//
@@ -92,6 +105,34 @@ type SessionServiceClient interface {
 	// UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
 	// cases reconnect (to any replica) with the last event_id received.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (SessionService_WatchClient, error)
+	// Streams a reply from `after_offset`, on any replica: `started` (the reply's
+	// user message, reply_seq set), the stored text past the offset, the live
+	// deltas while it is generated (end_offset set on each), then `completed`
+	// (replayed = true when the reply had already ended before the call). No gap
+	// and no duplicate: the concatenation of what Send and Attach gave, each cut at
+	// the offset the other started from, is the stored reply. An offset that a
+	// reply in progress has not reached yet is waited for. A reply whose process
+	// died is settled INCOMPLETE (once its lease lapsed) and replayed.
+	//
+	// Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+	// session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+	// reply_seq or after_offset, or an after_offset past the end of a reply that
+	// has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+	// to any replica, from the last end_offset received).
+	//
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (SessionService_AttachClient, error)
+	// Stops a reply being generated, from any replica: the endpoint's request is
+	// closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+	// Returns within about a second with the message as finally stored. A reply
+	// that had already ended is returned unchanged with cancelled = false: a cancel
+	// racing the reply's end is not an error. Agents may cancel.
+	//
+	// Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+	// session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+	// reply_seq.
+	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -202,6 +243,47 @@ func (x *sessionServiceWatchClient) Recv() (*WatchResponse, error) {
 	return m, nil
 }
 
+func (c *sessionServiceClient) Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (SessionService_AttachClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_SessionService_serviceDesc.Streams[2], "/sessions.v1.SessionService/Attach", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &sessionServiceAttachClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type SessionService_AttachClient interface {
+	Recv() (*SendResponse, error)
+	grpc.ClientStream
+}
+
+type sessionServiceAttachClient struct {
+	grpc.ClientStream
+}
+
+func (x *sessionServiceAttachClient) Recv() (*SendResponse, error) {
+	m := new(SendResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *sessionServiceClient) Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error) {
+	out := new(CancelResponse)
+	err := c.cc.Invoke(ctx, "/sessions.v1.SessionService/Cancel", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility
@@ -253,6 +335,19 @@ type SessionServiceServer interface {
 	// fails. A failure after the first delta ends the stream without `completed`;
 	// the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
 	// cancel or deadline).
+	//
+	// The reply is stored from the start: `started.reply_seq` names it, and until it
+	// ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+	// SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+	// is the reply's length once it is appended: pass the last one to Attach to pick
+	// the reply up again. With `detach`, the reply goes on when the caller leaves;
+	// without it, leaving closes the endpoint's request and keeps the text so far
+	// INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+	// INCOMPLETE). A server shutting down ends the Sends still streaming after its
+	// grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+	//
+	// Attach streams the same SendResponse events, so one reader serves both.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Send(*SendRequest, SessionService_SendServer) error
 	// Applies one management action to a session.
 	//
@@ -281,6 +376,34 @@ type SessionServiceServer interface {
 	// UNAVAILABLE EVENTS_UNAVAILABLE when the database stays unreachable: in both
 	// cases reconnect (to any replica) with the last event_id received.
 	Watch(*WatchRequest, SessionService_WatchServer) error
+	// Streams a reply from `after_offset`, on any replica: `started` (the reply's
+	// user message, reply_seq set), the stored text past the offset, the live
+	// deltas while it is generated (end_offset set on each), then `completed`
+	// (replayed = true when the reply had already ended before the call). No gap
+	// and no duplicate: the concatenation of what Send and Attach gave, each cut at
+	// the offset the other started from, is the stored reply. An offset that a
+	// reply in progress has not reached yet is waited for. A reply whose process
+	// died is settled INCOMPLETE (once its lease lapsed) and replayed.
+	//
+	// Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+	// session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+	// reply_seq or after_offset, or an after_offset past the end of a reply that
+	// has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+	// to any replica, from the last end_offset received).
+	//
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	Attach(*AttachRequest, SessionService_AttachServer) error
+	// Stops a reply being generated, from any replica: the endpoint's request is
+	// closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+	// Returns within about a second with the message as finally stored. A reply
+	// that had already ended is returned unchanged with cancelled = false: a cancel
+	// racing the reply's end is not an error. Agents may cancel.
+	//
+	// Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+	// session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+	// reply_seq.
+	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -305,6 +428,12 @@ func (UnimplementedSessionServiceServer) Manage(context.Context, *ManageRequest)
 }
 func (UnimplementedSessionServiceServer) Watch(*WatchRequest, SessionService_WatchServer) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedSessionServiceServer) Attach(*AttachRequest, SessionService_AttachServer) error {
+	return status.Errorf(codes.Unimplemented, "method Attach not implemented")
+}
+func (UnimplementedSessionServiceServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Cancel not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 
@@ -433,6 +562,45 @@ func (x *sessionServiceWatchServer) Send(m *WatchResponse) error {
 	return x.ServerStream.SendMsg(m)
 }
 
+func _SessionService_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(AttachRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SessionServiceServer).Attach(m, &sessionServiceAttachServer{stream})
+}
+
+type SessionService_AttachServer interface {
+	Send(*SendResponse) error
+	grpc.ServerStream
+}
+
+type sessionServiceAttachServer struct {
+	grpc.ServerStream
+}
+
+func (x *sessionServiceAttachServer) Send(m *SendResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _SessionService_Cancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).Cancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/sessions.v1.SessionService/Cancel",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).Cancel(ctx, req.(*CancelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _SessionService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "sessions.v1.SessionService",
 	HandlerType: (*SessionServiceServer)(nil),
@@ -453,6 +621,10 @@ var _SessionService_serviceDesc = grpc.ServiceDesc{
 			MethodName: "Manage",
 			Handler:    _SessionService_Manage_Handler,
 		},
+		{
+			MethodName: "Cancel",
+			Handler:    _SessionService_Cancel_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -463,6 +635,11 @@ var _SessionService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _SessionService_Watch_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Attach",
+			Handler:       _SessionService_Attach_Handler,
 			ServerStreams: true,
 		},
 	},
