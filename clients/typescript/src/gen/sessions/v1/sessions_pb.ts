@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file sessions/v1/sessions.proto.
  */
 export const file_sessions_v1_sessions: GenFile = /*@__PURE__*/
-  fileDesc("ChpzZXNzaW9ucy92MS9zZXNzaW9ucy5wcm90bxILc2Vzc2lvbnMudjEiuQMKB1Nlc3Npb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVtb2RlbBgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRIUCgxlbmRwb2ludF91cmwYBSABKAkSFQoNc3lzdGVtX3Byb21wdBgGIAEoCRIVCg1tZXNzYWdlX2NvdW50GAcgASgDEhAKCGFyY2hpdmVkGAggASgIEg8KB3N0YXJyZWQYCSABKAgSEwoLZm9ya2VkX2Zyb20YCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBsYXN0X2FjdGl2ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgZsYWJlbHMYDiADKAsyIC5zZXNzaW9ucy52MS5TZXNzaW9uLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOQoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoAyLIAQoHTWVzc2FnZRILCgNzZXEYASABKAMSHwoEcm9sZRgCIAEoDjIRLnNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5zZXNzaW9ucy52MS5NZXNzYWdlU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgV1c2FnZRgGIAEoCzISLnNlc3Npb25zLnYxLlVzYWdlIr4BCg1DcmVhdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSFQoNc3lzdGVtX3Byb21wdBgDIAEoCRI2CgZsYWJlbHMYBCADKAsyJi5zZXNzaW9ucy52MS5DcmVhdGVSZXF1ZXN0LkxhYmVsc0VudHJ5EhIKCnJlcXVlc3RfaWQYBSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI3Cg5DcmVhdGVSZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQuc2Vzc2lvbnMudjEuU2Vzc2lvbiJMCgpHZXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoObWVzc2FnZXNfbGltaXQYAiABKAUSEgoKYmVmb3JlX3NlcRgDIAEoAyJuCgtHZXRSZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQuc2Vzc2lvbnMudjEuU2Vzc2lvbhImCghtZXNzYWdlcxgCIAMoCzIULnNlc3Npb25zLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAyABKAgiiAEKC0xpc3RSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg0KBXF1ZXJ5GAMgASgJEi0KCGFyY2hpdmVkGAQgASgOMhsuc2Vzc2lvbnMudjEuQXJjaGl2ZWRGaWx0ZXISFAoMc3RhcnJlZF9vbmx5GAUgASgIImMKDExpc3RSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULnNlc3Npb25zLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiRgoLU2VuZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkingEKDFNlbmRSZXNwb25zZRIrCgdzdGFydGVkGAEgASgLMhguc2Vzc2lvbnMudjEuU2VuZFN0YXJ0ZWRIABInCgVkZWx0YRgCIAEoCzIWLnNlc3Npb25zLnYxLlRleHREZWx0YUgAEi8KCWNvbXBsZXRlZBgDIAEoCzIaLnNlc3Npb25zLnYxLlNlbmRDb21wbGV0ZWRIAEIHCgVldmVudCJPCgtTZW5kU3RhcnRlZBIqCgx1c2VyX21lc3NhZ2UYASABKAsyFC5zZXNzaW9ucy52MS5NZXNzYWdlEhQKDHNlc3Npb25fbmFtZRgCIAEoCSIZCglUZXh0RGVsdGESDAoEdGV4dBgBIAEoCSJSCg1TZW5kQ29tcGxldGVkEi8KEWFzc2lzdGFudF9tZXNzYWdlGAEgASgLMhQuc2Vzc2lvbnMudjEuTWVzc2FnZRIQCghyZXBsYXllZBgCIAEoCCKFAwoNTWFuYWdlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhoKEmN1cnJlbnRfc2Vzc2lvbl9pZBgCIAEoCRIlCgZyZW5hbWUYCiABKAsyEy5zZXNzaW9ucy52MS5SZW5hbWVIABInCgdhcmNoaXZlGAsgASgLMhQuc2Vzc2lvbnMudjEuQXJjaGl2ZUgAEisKCXVuYXJjaGl2ZRgMIAEoCzIWLnNlc3Npb25zLnYxLlVuYXJjaGl2ZUgAEiUKBmRlbGV0ZRgNIAEoCzITLnNlc3Npb25zLnYxLkRlbGV0ZUgAEiEKBHN0YXIYDiABKAsyES5zZXNzaW9ucy52MS5TdGFySAASJQoGdW5zdGFyGA8gASgLMhMuc2Vzc2lvbnMudjEuVW5zdGFySAASKQoIdHJ1bmNhdGUYECABKAsyFS5zZXNzaW9ucy52MS5UcnVuY2F0ZUgAEiEKBGZvcmsYESABKAsyES5zZXNzaW9ucy52MS5Gb3JrSABCCAoGYWN0aW9uIhYKBlJlbmFtZRIMCgRuYW1lGAEgASgJIgkKB0FyY2hpdmUiCwoJVW5hcmNoaXZlIggKBkRlbGV0ZSIGCgRTdGFyIggKBlVuc3RhciIwCghUcnVuY2F0ZRIWCglrZWVwX2xhc3QYASABKAVIAIgBAUIMCgpfa2VlcF9sYXN0IjwKBEZvcmsSFwoKa2VlcF9maXJzdBgBIAEoBUgAiAEBEgwKBG5hbWUYAiABKAlCDQoLX2tlZXBfZmlyc3QiewoOTWFuYWdlUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULnNlc3Npb25zLnYxLlNlc3Npb24SGAoQbWVzc2FnZXNfcmVtb3ZlZBgCIAEoAxIXCg9tZXNzYWdlc19jb3BpZWQYAyABKAMSDwoHZGVsZXRlZBgEIAEoCCImCgxXYXRjaFJlcXVlc3QSFgoOYWZ0ZXJfZXZlbnRfaWQYASABKAMimAEKDVdhdGNoUmVzcG9uc2USJAoEdHlwZRgBIAEoDjIWLnNlc3Npb25zLnYxLkV2ZW50VHlwZRIlCgdzZXNzaW9uGAIgASgLMhQuc2Vzc2lvbnMudjEuU2Vzc2lvbhIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghldmVudF9pZBgEIAEoAypQCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMqhgEKDU1lc3NhZ2VTdGF0dXMSHgoaTUVTU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdNRVNTQUdFX1NUQVRVU19DT01QTEVURRABEh0KGU1FU1NBR0VfU1RBVFVTX0lOQ09NUExFVEUQAhIZChVNRVNTQUdFX1NUQVRVU19GQUlMRUQQAyqFAQoOQXJjaGl2ZWRGaWx0ZXISHwobQVJDSElWRURfRklMVEVSX1VOU1BFQ0lGSUVEEAASGwoXQVJDSElWRURfRklMVEVSX0VYQ0xVREUQARIbChdBUkNISVZFRF9GSUxURVJfSU5DTFVERRACEhgKFEFSQ0hJVkVEX0ZJTFRFUl9PTkxZEAMqjQEKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfVFlQRV9DUkVBVEVEEAESFgoSRVZFTlRfVFlQRV9VUERBVEVEEAISFgoSRVZFTlRfVFlQRV9ERUxFVEVEEAMSHAoYRVZFTlRfVFlQRV9NRVNTQUdFX0FEREVEEAQyjgMKDlNlc3Npb25TZXJ2aWNlEkEKBkNyZWF0ZRIaLnNlc3Npb25zLnYxLkNyZWF0ZVJlcXVlc3QaGy5zZXNzaW9ucy52MS5DcmVhdGVSZXNwb25zZRI4CgNHZXQSFy5zZXNzaW9ucy52MS5HZXRSZXF1ZXN0Ghguc2Vzc2lvbnMudjEuR2V0UmVzcG9uc2USOwoETGlzdBIYLnNlc3Npb25zLnYxLkxpc3RSZXF1ZXN0Ghkuc2Vzc2lvbnMudjEuTGlzdFJlc3BvbnNlEj0KBFNlbmQSGC5zZXNzaW9ucy52MS5TZW5kUmVxdWVzdBoZLnNlc3Npb25zLnYxLlNlbmRSZXNwb25zZTABEkEKBk1hbmFnZRIaLnNlc3Npb25zLnYxLk1hbmFnZVJlcXVlc3QaGy5zZXNzaW9ucy52MS5NYW5hZ2VSZXNwb25zZRJACgVXYXRjaBIZLnNlc3Npb25zLnYxLldhdGNoUmVxdWVzdBoaLnNlc3Npb25zLnYxLldhdGNoUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChpzZXNzaW9ucy92MS9zZXNzaW9ucy5wcm90bxILc2Vzc2lvbnMudjEiuQMKB1Nlc3Npb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgVtb2RlbBgDIAEoCRIQCghlbmRwb2ludBgEIAEoCRIUCgxlbmRwb2ludF91cmwYBSABKAkSFQoNc3lzdGVtX3Byb21wdBgGIAEoCRIVCg1tZXNzYWdlX2NvdW50GAcgASgDEhAKCGFyY2hpdmVkGAggASgIEg8KB3N0YXJyZWQYCSABKAgSEwoLZm9ya2VkX2Zyb20YCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBsYXN0X2FjdGl2ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgZsYWJlbHMYDiADKAsyIC5zZXNzaW9ucy52MS5TZXNzaW9uLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOQoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoAyLIAQoHTWVzc2FnZRILCgNzZXEYASABKAMSHwoEcm9sZRgCIAEoDjIRLnNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5zZXNzaW9ucy52MS5NZXNzYWdlU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgV1c2FnZRgGIAEoCzISLnNlc3Npb25zLnYxLlVzYWdlIr4BCg1DcmVhdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSFQoNc3lzdGVtX3Byb21wdBgDIAEoCRI2CgZsYWJlbHMYBCADKAsyJi5zZXNzaW9ucy52MS5DcmVhdGVSZXF1ZXN0LkxhYmVsc0VudHJ5EhIKCnJlcXVlc3RfaWQYBSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI3Cg5DcmVhdGVSZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQuc2Vzc2lvbnMudjEuU2Vzc2lvbiJMCgpHZXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoObWVzc2FnZXNfbGltaXQYAiABKAUSEgoKYmVmb3JlX3NlcRgDIAEoAyJuCgtHZXRSZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQuc2Vzc2lvbnMudjEuU2Vzc2lvbhImCghtZXNzYWdlcxgCIAMoCzIULnNlc3Npb25zLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAyABKAgiiAEKC0xpc3RSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg0KBXF1ZXJ5GAMgASgJEi0KCGFyY2hpdmVkGAQgASgOMhsuc2Vzc2lvbnMudjEuQXJjaGl2ZWRGaWx0ZXISFAoMc3RhcnJlZF9vbmx5GAUgASgIImMKDExpc3RSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULnNlc3Npb25zLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiVgoLU2VuZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhIKCnJlcXVlc3RfaWQYAyABKAkSDgoGZGV0YWNoGAQgASgIIp4BCgxTZW5kUmVzcG9uc2USKwoHc3RhcnRlZBgBIAEoCzIYLnNlc3Npb25zLnYxLlNlbmRTdGFydGVkSAASJwoFZGVsdGEYAiABKAsyFi5zZXNzaW9ucy52MS5UZXh0RGVsdGFIABIvCgljb21wbGV0ZWQYAyABKAsyGi5zZXNzaW9ucy52MS5TZW5kQ29tcGxldGVkSABCBwoFZXZlbnQiYgoLU2VuZFN0YXJ0ZWQSKgoMdXNlcl9tZXNzYWdlGAEgASgLMhQuc2Vzc2lvbnMudjEuTWVzc2FnZRIUCgxzZXNzaW9uX25hbWUYAiABKAkSEQoJcmVwbHlfc2VxGAMgASgDIi0KCVRleHREZWx0YRIMCgR0ZXh0GAEgASgJEhIKCmVuZF9vZmZzZXQYAiABKAMiUgoNU2VuZENvbXBsZXRlZBIvChFhc3Npc3RhbnRfbWVzc2FnZRgBIAEoCzIULnNlc3Npb25zLnYxLk1lc3NhZ2USEAoIcmVwbGF5ZWQYAiABKAgihQMKDU1hbmFnZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIaChJjdXJyZW50X3Nlc3Npb25faWQYAiABKAkSJQoGcmVuYW1lGAogASgLMhMuc2Vzc2lvbnMudjEuUmVuYW1lSAASJwoHYXJjaGl2ZRgLIAEoCzIULnNlc3Npb25zLnYxLkFyY2hpdmVIABIrCgl1bmFyY2hpdmUYDCABKAsyFi5zZXNzaW9ucy52MS5VbmFyY2hpdmVIABIlCgZkZWxldGUYDSABKAsyEy5zZXNzaW9ucy52MS5EZWxldGVIABIhCgRzdGFyGA4gASgLMhEuc2Vzc2lvbnMudjEuU3RhckgAEiUKBnVuc3RhchgPIAEoCzITLnNlc3Npb25zLnYxLlVuc3RhckgAEikKCHRydW5jYXRlGBAgASgLMhUuc2Vzc2lvbnMudjEuVHJ1bmNhdGVIABIhCgRmb3JrGBEgASgLMhEuc2Vzc2lvbnMudjEuRm9ya0gAQggKBmFjdGlvbiIWCgZSZW5hbWUSDAoEbmFtZRgBIAEoCSIJCgdBcmNoaXZlIgsKCVVuYXJjaGl2ZSIICgZEZWxldGUiBgoEU3RhciIICgZVbnN0YXIiMAoIVHJ1bmNhdGUSFgoJa2VlcF9sYXN0GAEgASgFSACIAQFCDAoKX2tlZXBfbGFzdCI8CgRGb3JrEhcKCmtlZXBfZmlyc3QYASABKAVIAIgBARIMCgRuYW1lGAIgASgJQg0KC19rZWVwX2ZpcnN0InsKDk1hbmFnZVJlc3BvbnNlEiUKB3Nlc3Npb24YASABKAsyFC5zZXNzaW9ucy52MS5TZXNzaW9uEhgKEG1lc3NhZ2VzX3JlbW92ZWQYAiABKAMSFwoPbWVzc2FnZXNfY29waWVkGAMgASgDEg8KB2RlbGV0ZWQYBCABKAgiJgoMV2F0Y2hSZXF1ZXN0EhYKDmFmdGVyX2V2ZW50X2lkGAEgASgDIpgBCg1XYXRjaFJlc3BvbnNlEiQKBHR5cGUYASABKA4yFi5zZXNzaW9ucy52MS5FdmVudFR5cGUSJQoHc2Vzc2lvbhgCIAEoCzIULnNlc3Npb25zLnYxLlNlc3Npb24SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZXZlbnRfaWQYBCABKAMiTAoNQXR0YWNoUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXJlcGx5X3NlcRgCIAEoAxIUCgxhZnRlcl9vZmZzZXQYAyABKAMiNgoNQ2FuY2VsUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXJlcGx5X3NlcRgCIAEoAyJUCg5DYW5jZWxSZXNwb25zZRIvChFhc3Npc3RhbnRfbWVzc2FnZRgBIAEoCzIULnNlc3Npb25zLnYxLk1lc3NhZ2USEQoJY2FuY2VsbGVkGAIgASgIKlAKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAyqmAQoNTWVzc2FnZVN0YXR1cxIeChpNRVNTQUdFX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF01FU1NBR0VfU1RBVFVTX0NPTVBMRVRFEAESHQoZTUVTU0FHRV9TVEFUVVNfSU5DT01QTEVURRACEhkKFU1FU1NBR0VfU1RBVFVTX0ZBSUxFRBADEh4KGk1FU1NBR0VfU1RBVFVTX0lOX1BST0dSRVNTEAQqhQEKDkFyY2hpdmVkRmlsdGVyEh8KG0FSQ0hJVkVEX0ZJTFRFUl9VTlNQRUNJRklFRBAAEhsKF0FSQ0hJVkVEX0ZJTFRFUl9FWENMVURFEAESGwoXQVJDSElWRURfRklMVEVSX0lOQ0xVREUQAhIYChRBUkNISVZFRF9GSUxURVJfT05MWRADKo0BCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX1RZUEVfQ1JFQVRFRBABEhYKEkVWRU5UX1RZUEVfVVBEQVRFRBACEhYKEkVWRU5UX1RZUEVfREVMRVRFRBADEhwKGEVWRU5UX1RZUEVfTUVTU0FHRV9BRERFRBAEMpQECg5TZXNzaW9uU2VydmljZRJBCgZDcmVhdGUSGi5zZXNzaW9ucy52MS5DcmVhdGVSZXF1ZXN0Ghsuc2Vzc2lvbnMudjEuQ3JlYXRlUmVzcG9uc2USOAoDR2V0Ehcuc2Vzc2lvbnMudjEuR2V0UmVxdWVzdBoYLnNlc3Npb25zLnYxLkdldFJlc3BvbnNlEjsKBExpc3QSGC5zZXNzaW9ucy52MS5MaXN0UmVxdWVzdBoZLnNlc3Npb25zLnYxLkxpc3RSZXNwb25zZRI9CgRTZW5kEhguc2Vzc2lvbnMudjEuU2VuZFJlcXVlc3QaGS5zZXNzaW9ucy52MS5TZW5kUmVzcG9uc2UwARJBCgZNYW5hZ2USGi5zZXNzaW9ucy52MS5NYW5hZ2VSZXF1ZXN0Ghsuc2Vzc2lvbnMudjEuTWFuYWdlUmVzcG9uc2USQAoFV2F0Y2gSGS5zZXNzaW9ucy52MS5XYXRjaFJlcXVlc3QaGi5zZXNzaW9ucy52MS5XYXRjaFJlc3BvbnNlMAESQQoGQXR0YWNoEhouc2Vzc2lvbnMudjEuQXR0YWNoUmVxdWVzdBoZLnNlc3Npb25zLnYxLlNlbmRSZXNwb25zZTABEkEKBkNhbmNlbBIaLnNlc3Npb25zLnYxLkNhbmNlbFJlcXVlc3QaGy5zZXNzaW9ucy52MS5DYW5jZWxSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A chat session bound to a model endpoint.
@@ -436,6 +436,15 @@ export type SendRequest = Message$1<"sessions.v1.SendRequest"> & {
    * @generated from field: string request_id = 3;
    */
   requestId: string;
+
+  /**
+   * Keep generating when the caller leaves: the reply is stored COMPLETE (or
+   * FAILED) as usual, bounded by SESSIONS_UPSTREAM_TOTAL_TIMEOUT rather than the
+   * caller's deadline. Read it with Get or Attach; stop it with Cancel.
+   *
+   * @generated from field: bool detach = 4;
+   */
+  detach: boolean;
 };
 
 /**
@@ -499,6 +508,13 @@ export type SendStarted = Message$1<"sessions.v1.SendStarted"> & {
    * @generated from field: string session_name = 2;
    */
   sessionName: string;
+
+  /**
+   * The seq the reply is stored under (for Attach and Cancel).
+   *
+   * @generated from field: int64 reply_seq = 3;
+   */
+  replySeq: bigint;
 };
 
 /**
@@ -518,6 +534,14 @@ export type TextDelta = Message$1<"sessions.v1.TextDelta"> & {
    * @generated from field: string text = 1;
    */
   text: string;
+
+  /**
+   * The reply's length in Unicode code points once this piece is appended: the
+   * after_offset to attach from.
+   *
+   * @generated from field: int64 end_offset = 2;
+   */
+  endOffset: bigint;
 };
 
 /**
@@ -875,6 +899,93 @@ export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
   messageDesc(file_sessions_v1_sessions, 25);
 
 /**
+ * @generated from message sessions.v1.AttachRequest
+ */
+export type AttachRequest = Message$1<"sessions.v1.AttachRequest"> & {
+  /**
+   * The session's full UUID.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The reply's seq (SendStarted.reply_seq); 0 = the session's newest reply, in
+   * progress or not.
+   *
+   * @generated from field: int64 reply_seq = 2;
+   */
+  replySeq: bigint;
+
+  /**
+   * Unicode code points of the reply already received (the last end_offset);
+   * 0 = from the start.
+   *
+   * @generated from field: int64 after_offset = 3;
+   */
+  afterOffset: bigint;
+};
+
+/**
+ * Describes the message sessions.v1.AttachRequest.
+ * Use `create(AttachRequestSchema)` to create a new message.
+ */
+export const AttachRequestSchema: GenMessage<AttachRequest> = /*@__PURE__*/
+  messageDesc(file_sessions_v1_sessions, 26);
+
+/**
+ * @generated from message sessions.v1.CancelRequest
+ */
+export type CancelRequest = Message$1<"sessions.v1.CancelRequest"> & {
+  /**
+   * The session's full UUID.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The reply's seq; 0 = the one in progress (else the newest reply, unchanged).
+   *
+   * @generated from field: int64 reply_seq = 2;
+   */
+  replySeq: bigint;
+};
+
+/**
+ * Describes the message sessions.v1.CancelRequest.
+ * Use `create(CancelRequestSchema)` to create a new message.
+ */
+export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
+  messageDesc(file_sessions_v1_sessions, 27);
+
+/**
+ * @generated from message sessions.v1.CancelResponse
+ */
+export type CancelResponse = Message$1<"sessions.v1.CancelResponse"> & {
+  /**
+   * The reply as finally stored.
+   *
+   * @generated from field: sessions.v1.Message assistant_message = 1;
+   */
+  assistantMessage?: Message | undefined;
+
+  /**
+   * False when the reply had already ended: it is returned unchanged.
+   *
+   * @generated from field: bool cancelled = 2;
+   */
+  cancelled: boolean;
+};
+
+/**
+ * Describes the message sessions.v1.CancelResponse.
+ * Use `create(CancelResponseSchema)` to create a new message.
+ */
+export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
+  messageDesc(file_sessions_v1_sessions, 28);
+
+/**
  * Author of a message.
  *
  * @generated from enum sessions.v1.Role
@@ -938,6 +1049,13 @@ export enum MessageStatus {
    * @generated from enum value: MESSAGE_STATUS_FAILED = 3;
    */
   FAILED = 3,
+
+  /**
+   * Being generated: the text grows as the reply streams (see Send and Attach).
+   *
+   * @generated from enum value: MESSAGE_STATUS_IN_PROGRESS = 4;
+   */
+  IN_PROGRESS = 4,
 }
 
 /**
@@ -1111,6 +1229,19 @@ export const SessionService: GenService<{
    * the partial reply is stored FAILED (upstream failure) or INCOMPLETE (caller
    * cancel or deadline).
    *
+   * The reply is stored from the start: `started.reply_seq` names it, and until it
+   * ends it is MESSAGE_STATUS_IN_PROGRESS, its text appended every
+   * SESSIONS_REPLY_FLUSH_MS (Get shows it as it grows). Each delta's `end_offset`
+   * is the reply's length once it is appended: pass the last one to Attach to pick
+   * the reply up again. With `detach`, the reply goes on when the caller leaves;
+   * without it, leaving closes the endpoint's request and keeps the text so far
+   * INCOMPLETE. A Cancel from any caller ends the stream with `completed` (status
+   * INCOMPLETE). A server shutting down ends the Sends still streaming after its
+   * grace period with UNAVAILABLE SHUTTING_DOWN, their text stored INCOMPLETE.
+   *
+   * Attach streams the same SendResponse events, so one reader serves both.
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   *
    * @generated from rpc sessions.v1.SessionService.Send
    */
   send: {
@@ -1160,6 +1291,50 @@ export const SessionService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Streams a reply from `after_offset`, on any replica: `started` (the reply's
+   * user message, reply_seq set), the stored text past the offset, the live
+   * deltas while it is generated (end_offset set on each), then `completed`
+   * (replayed = true when the reply had already ended before the call). No gap
+   * and no duplicate: the concatenation of what Send and Attach gave, each cut at
+   * the offset the other started from, is the stored reply. An offset that a
+   * reply in progress has not reached yet is waited for. A reply whose process
+   * died is settled INCOMPLETE (once its lease lapsed) and replayed.
+   *
+   * Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+   * session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+   * reply_seq or after_offset, or an after_offset past the end of a reply that
+   * has ended; UNAVAILABLE SHUTTING_DOWN when the server shuts down (attach again,
+   * to any replica, from the last end_offset received).
+   *
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   *
+   * @generated from rpc sessions.v1.SessionService.Attach
+   */
+  attach: {
+    methodKind: "server_streaming";
+    input: typeof AttachRequestSchema;
+    output: typeof SendResponseSchema;
+  },
+  /**
+   * Stops a reply being generated, from any replica: the endpoint's request is
+   * closed, the text so far is stored INCOMPLETE and the session takes a new Send.
+   * Returns within about a second with the message as finally stored. A reply
+   * that had already ended is returned unchanged with cancelled = false: a cancel
+   * racing the reply's end is not an error. Agents may cancel.
+   *
+   * Errors: NOT_FOUND SESSION_NOT_FOUND; NOT_FOUND REPLY_NOT_FOUND when the
+   * session has no reply (or none at reply_seq); INVALID_ARGUMENT for a negative
+   * reply_seq.
+   *
+   * @generated from rpc sessions.v1.SessionService.Cancel
+   */
+  cancel: {
+    methodKind: "unary";
+    input: typeof CancelRequestSchema;
+    output: typeof CancelResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_sessions_v1_sessions, 0);
