@@ -119,6 +119,27 @@ class SessionsClient:
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from error
 
+    async def _stream(
+        self,
+        method: Callable[
+            [pb_grpc.SessionServiceAsyncStub], grpc.aio.UnaryStreamMultiCallable[Any, T]
+        ],
+        request: Any,
+        timeout: float | None,
+    ) -> AsyncGenerator[T, None]:
+        """A server stream's responses, opened at the first read; errors as `SessionsError`.
+
+        The call is cancelled whenever the reader stops, early or not.
+        """
+        call = method(self._stub)(request, metadata=self._identity.metadata(), timeout=timeout)
+        try:
+            async for response in call:
+                yield response
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from error
+        finally:
+            call.cancel()
+
     async def create(
         self,
         name: str,
@@ -286,34 +307,32 @@ class SessionsClient:
             )
         )
 
-    async def send(
+    def send(
         self,
         session_id: str,
         content: str,
         *,
         request_id: str | None = None,
+        detach: bool = False,
         timeout: Timeout = DEFAULT,
     ) -> AsyncGenerator[pb.SendResponse, None]:
         """Sends a message and yields the events of the reply: started, deltas, completed.
 
-        Leaving the loop early cancels the call (the server keeps the partial reply
-        as INCOMPLETE); close the iterator (`contextlib.aclosing`) to do it at once.
+        Leaving the loop early cancels the call: the server keeps the partial reply as
+        INCOMPLETE, or with `detach` goes on generating it (pick it up again with
+        `attach(session_id, reply_seq=started.reply_seq, after_offset=<last
+        delta.end_offset>)`, stop it with `cancel`). Close the iterator
+        (`contextlib.aclosing`) to leave at once.
         """
         request = pb.SendRequest(
-            session_id=session_id, content=content, request_id=request_id or str(uuid.uuid4())
+            session_id=session_id,
+            content=content,
+            request_id=request_id or str(uuid.uuid4()),
+            detach=detach,
         )
-        call = self._stub.Send(
-            request,
-            metadata=self._identity.metadata(),
-            timeout=self._deadline(timeout, self.send_timeout),
+        return self._stream(
+            lambda stub: stub.Send, request, self._deadline(timeout, self.send_timeout)
         )
-        try:
-            async for event in call:
-                yield event
-        except grpc.aio.AioRpcError as error:
-            raise from_rpc_error(error) from error
-        finally:
-            call.cancel()
 
     async def send_text(
         self,
@@ -322,13 +341,16 @@ class SessionsClient:
         *,
         request_id: str | None = None,
         on_delta: Callable[[str], object] | None = None,
+        detach: bool = False,
         timeout: Timeout = DEFAULT,
     ) -> pb.Message:
         """Sends a message and returns the stored assistant reply once it is complete.
 
         `on_delta` sees each piece of the reply as it arrives.
         """
-        events = self.send(session_id, content, request_id=request_id, timeout=timeout)
+        events = self.send(
+            session_id, content, request_id=request_id, detach=detach, timeout=timeout
+        )
         try:
             async for event in events:
                 if event.HasField("delta") and on_delta is not None:
@@ -341,22 +363,47 @@ class SessionsClient:
             "the reply stream ended without a completed event", code=grpc.StatusCode.INTERNAL
         )
 
-    async def watch(
+    def attach(
+        self,
+        session_id: str,
+        *,
+        reply_seq: int = 0,
+        after_offset: int = 0,
+        timeout: Timeout = DEFAULT,
+    ) -> AsyncGenerator[pb.SendResponse, None]:
+        """Yields a reply's events as Send does, from `after_offset` on.
+
+        `reply_seq` 0 is the session's newest reply; `after_offset` is the last
+        `delta.end_offset` already received (0 = the whole text). A reply that has
+        ended is replayed (`completed.replayed`); one in progress streams live until
+        it ends. Leaving the loop leaves the reply going; `cancel` stops it.
+        """
+        request = pb.AttachRequest(
+            session_id=session_id, reply_seq=reply_seq, after_offset=after_offset
+        )
+        return self._stream(
+            lambda stub: stub.Attach, request, self._deadline(timeout, self.send_timeout)
+        )
+
+    async def cancel(
+        self, session_id: str, *, reply_seq: int = 0, timeout: Timeout = DEFAULT
+    ) -> pb.CancelResponse:
+        """Stops a reply being generated and returns it as stored (INCOMPLETE).
+
+        `reply_seq` 0 is the reply in progress. A reply that had already ended comes
+        back unchanged with `cancelled` false; no reply at all is NotFound
+        `REPLY_NOT_FOUND`.
+        """
+        request = pb.CancelRequest(session_id=session_id, reply_seq=reply_seq)
+        return await self._unary(self._stub.Cancel, request, timeout)
+
+    def watch(
         self, *, after_event_id: int = 0, timeout: float | None = None
     ) -> AsyncGenerator[pb.WatchResponse, None]:
         """Yields changes to the caller's sessions as they happen, until closed.
 
         Resume after a disconnect with `after_event_id` = the last `event_id` seen.
         """
-        call = self._stub.Watch(
-            pb.WatchRequest(after_event_id=after_event_id),
-            metadata=self._identity.metadata(),
-            timeout=timeout,
+        return self._stream(
+            lambda stub: stub.Watch, pb.WatchRequest(after_event_id=after_event_id), timeout
         )
-        try:
-            async for event in call:
-                yield event
-        except grpc.aio.AioRpcError as error:
-            raise from_rpc_error(error) from error
-        finally:
-            call.cancel()
