@@ -10,6 +10,7 @@ import { Code, createClient, type CallOptions, type Client, type Interceptor } f
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   SessionService,
+  type CancelResponse,
   type GetResponse,
   type ListRequestSchema,
   type ListResponse,
@@ -43,8 +44,23 @@ type ManageAction = MessageInitShape<typeof ManageRequestSchema>["action"];
 export interface SendOptions {
   /** Idempotency key: a retry with the same key never duplicates a message. */
   requestId?: string;
+  /**
+   * Keep generating when the caller leaves: the reply goes on on the server; read
+   * it with attach (or get), stop it with cancel.
+   */
+  detach?: boolean;
   timeoutMs?: number;
-  /** Aborting cancels the call; the server keeps the partial reply. */
+  /** Aborting cancels the call; the server keeps the partial reply (or, detached, goes on). */
+  signal?: AbortSignal;
+}
+
+export interface AttachOptions {
+  /** The reply's seq (started.replySeq); 0n (the default) = the session's newest reply. */
+  replySeq?: bigint;
+  /** Code points already received: the last delta's endOffset; 0n (the default) = from the start. */
+  afterOffset?: bigint;
+  timeoutMs?: number;
+  /** Aborting stops reading; the reply itself goes on. */
   signal?: AbortSignal;
 }
 
@@ -135,7 +151,12 @@ export class SessionsClient {
    * the loop early cancels the call (the server keeps the partial reply).
    */
   send(sessionId: string, content: string, options: SendOptions = {}): AsyncGenerator<SendResponse> {
-    const request = { sessionId, content, requestId: options.requestId ?? randomUUID() };
+    const request = {
+      sessionId,
+      content,
+      requestId: options.requestId ?? randomUUID(),
+      detach: options.detach ?? false,
+    };
     return stream(
       (call) => this.rpc.send(request, call),
       options.timeoutMs ?? this.sendTimeoutMs,
@@ -155,6 +176,29 @@ export class SessionsClient {
       if (event.case === "completed" && event.value.assistantMessage) return event.value.assistantMessage;
     }
     throw new SessionsError("the reply stream ended without a completed event", Code.Internal, "INTERNAL", {});
+  }
+
+  /**
+   * A reply's events as send gives them, from `afterOffset` on: started, the
+   * deltas, completed (`replayed` when the reply had already ended). A reply in
+   * progress streams live until it ends.
+   */
+  attach(sessionId: string, options: AttachOptions = {}): AsyncGenerator<SendResponse> {
+    const request = { sessionId, replySeq: options.replySeq ?? 0n, afterOffset: options.afterOffset ?? 0n };
+    return stream(
+      (call) => this.rpc.attach(request, call),
+      options.timeoutMs ?? this.sendTimeoutMs,
+      options.signal,
+    );
+  }
+
+  /**
+   * Stops a reply being generated (`replySeq` 0n = the one in progress) and resolves
+   * to it as stored; `cancelled` is false when it had already ended.
+   */
+  cancel(sessionId: string, options: { replySeq?: bigint } = {}): Promise<CancelResponse> {
+    const request = { sessionId, replySeq: options.replySeq ?? 0n };
+    return this.unary((call) => this.rpc.cancel(request, call));
   }
 
   /** Changes to the caller's sessions as they happen, until `signal` aborts. */

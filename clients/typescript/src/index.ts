@@ -7,6 +7,6 @@
  *
  * The generated messages and enums are re-exported as they are.
  */
-export { SessionsClient, type SessionsClientOptions, type SendOptions } from "./client.js";
+export { SessionsClient, type AttachOptions, type SessionsClientOptions, type SendOptions } from "./client.js";
 export { SessionsError } from "./errors.js";
 export * from "./gen/sessions/v1/sessions_pb.js";

@@ -1,6 +1,7 @@
 /**
  * The TypeScript client against the real Python server: Create -> Send (reading
- * the stream) -> List -> Manage fork -> Get, and errors with their reason.
+ * the stream) -> List -> Manage fork -> Get, Attach and Cancel, and errors with
+ * their reason.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -151,4 +152,40 @@ test("a deadline is honoured", async () => {
   const quick = new SessionsClient({ address: server.address, owner: "x", timeoutMs: 1 });
   clients.push(quick);
   await assert.rejects(quick.list(), { code: Code.DeadlineExceeded });
+});
+
+test("a reply is attached to again by its seq and offset, and cancelled once ended is unchanged", async () => {
+  const client = clientFor(`ts-${randomUUID()}`);
+  const session = await client.create("attach", "demo@echo");
+  await assert.rejects(client.cancel(session.id), { code: Code.NotFound, reason: "REPLY_NOT_FOUND" });
+
+  const sent: SendResponse[] = [];
+  for await (const event of client.send(session.id, "one two three", { detach: true })) sent.push(event);
+  const started = sent[0]!.event;
+  assert.equal(started.case, "started");
+  const replySeq = started.value.replySeq;
+  assert.equal(replySeq, 2n);
+  const offsets = sent.flatMap((e) => (e.event.case === "delta" ? [e.event.value.endOffset] : []));
+  assert.equal(offsets.at(-1), BigInt("one two three".length));
+
+  const replayed: SendResponse[] = [];
+  for await (const event of client.attach(session.id, { replySeq, afterOffset: 4n })) replayed.push(event);
+  assert.equal(replayed[0]?.event.case, "started");
+  const rest = replayed.flatMap((e) => (e.event.case === "delta" ? [e.event.value.text] : []));
+  assert.equal(rest.join(""), "two three");
+  const completed = replayed.at(-1)!.event;
+  assert.equal(completed.case, "completed");
+  assert.equal(completed.value.replayed, true);
+  assert.equal(completed.value.assistantMessage?.content, "one two three");
+
+  const cancelled = await client.cancel(session.id);
+  assert.equal(cancelled.cancelled, false);
+  assert.equal(cancelled.assistantMessage?.seq, replySeq);
+  assert.equal(cancelled.assistantMessage?.status, MessageStatus.COMPLETE);
+  await assert.rejects(
+    async () => {
+      for await (const _ of client.attach(session.id, { afterOffset: 99n })) assert.fail("no event expected");
+    },
+    { code: Code.InvalidArgument },
+  );
 });
