@@ -4,6 +4,9 @@
     sessions list [QUERY]
     sessions get ID --messages 20
     sessions send ID "Hello"            (the reply prints as it streams)
+    sessions send --detach ID "Hello"   (Ctrl-C leaves the reply going on the server)
+    sessions attach ID                  (the newest reply, from its start, as it streams)
+    sessions cancel ID                  (stops the reply in progress)
     sessions manage rename ID "New name" | archive ID | delete ID | fork ID --keep 4 ...
     sessions watch
 
@@ -18,7 +21,8 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import grpc
 
@@ -59,11 +63,71 @@ async def get(client: SessionsClient, args: argparse.Namespace, out: Output) -> 
     out.conversation(await client.get(args.session_id, messages_limit=args.messages))
 
 
+@dataclass
+class Progress:
+    """How far a reply has been read, so that a reader who leaves can pick it up again."""
+
+    session_id: str
+    reply_seq: int = 0
+    end_offset: int = 0
+    ended: bool = False
+
+    def follow(self, event: pb.SendResponse) -> None:
+        if event.HasField("started"):
+            self.reply_seq = event.started.reply_seq or self.reply_seq
+        elif event.HasField("delta"):
+            self.end_offset = event.delta.end_offset
+        elif event.HasField("completed"):
+            self.ended = True
+
+    def resume_hint(self) -> str:
+        """What to run to read the rest of the reply."""
+        if not self.reply_seq:
+            # Left before `started`: whether the server has the message is unknown.
+            return (
+                "detached: the reply goes on if the message arrived; attach with: "
+                f"sessions attach {self.session_id}"
+            )
+        return (
+            "detached: the reply goes on; attach with: "
+            f"sessions attach {self.session_id} --reply-seq {self.reply_seq} "
+            f"--after {self.end_offset}"
+        )
+
+
+async def print_reply(
+    events: AsyncIterator[pb.SendResponse], out: Output, progress: Progress | None
+) -> None:
+    """Prints a reply as it streams; with `progress`, an interrupted reader (Ctrl-C)
+    is told on stderr how to attach to the reply, which the server goes on with."""
+    try:
+        async for event in events:
+            if progress is not None:
+                progress.follow(event)
+            out.send_event(event)
+    except asyncio.CancelledError:
+        # asyncio.run turns Ctrl-C into the cancellation of this task.
+        if progress is not None and not progress.ended:
+            print(f"\n{progress.resume_hint()}", file=sys.stderr, flush=True)
+        raise
+
+
 async def send(client: SessionsClient, args: argparse.Namespace, out: Output) -> None:
     # A piped message ends with a newline that is not part of it.
     content = sys.stdin.read().removesuffix("\n") if args.message == "-" else args.message
-    async for event in client.send(args.session_id, content, request_id=args.request_id):
-        out.send_event(event)
+    events = client.send(args.session_id, content, request_id=args.request_id, detach=args.detach)
+    await print_reply(events, out, Progress(args.session_id) if args.detach else None)
+
+
+async def attach(client: SessionsClient, args: argparse.Namespace, out: Output) -> None:
+    events = client.attach(args.session_id, reply_seq=args.reply_seq, after_offset=args.after)
+    # Leaving an Attach never stops the reply, so its reader is always told how to return.
+    progress = Progress(args.session_id, reply_seq=args.reply_seq, end_offset=args.after)
+    await print_reply(events, out, progress)
+
+
+async def cancel(client: SessionsClient, args: argparse.Namespace, out: Output) -> None:
+    out.cancelled(await client.cancel(args.session_id, reply_seq=args.reply_seq))
 
 
 async def manage(client: SessionsClient, args: argparse.Namespace, out: Output) -> None:
@@ -140,6 +204,38 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("session_id")
     sub.add_argument("message", help="the message, or - to read it from standard input")
     sub.add_argument("--request-id", help="idempotency key (a retry replays the reply)")
+    sub.add_argument(
+        "--detach",
+        action="store_true",
+        help="the reply goes on if you leave (Ctrl-C), which prints how to attach to it again",
+    )
+
+    sub = command("attach", attach, "print a reply as it streams, from where you left it")
+    sub.add_argument("session_id")
+    sub.add_argument(
+        "--reply-seq",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the reply's seq (default: the newest reply)",
+    )
+    sub.add_argument(
+        "--after",
+        type=int,
+        default=0,
+        metavar="OFFSET",
+        help="characters of the reply already received: the last end_offset (default 0)",
+    )
+
+    sub = command("cancel", cancel, "stop a reply being generated, keeping its text so far")
+    sub.add_argument("session_id")
+    sub.add_argument(
+        "--reply-seq",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the reply's seq (default: the one in progress)",
+    )
 
     sub = command("manage", manage, "rename, archive, delete, star, truncate or fork")
     sub.add_argument("--current", default="", help="your current session (delete refuses it)")

@@ -56,8 +56,14 @@ class Output:
         if got.has_more:
             print("  ...")
         for message in got.messages:
-            status = "" if message.status == pb.MESSAGE_STATUS_COMPLETE else " (incomplete)"
-            print(f"  [{message.seq}] {ROLES.get(message.role, '?')}{status}: {message.content}")
+            print(self._message(message))
+
+    def _message(self, message: pb.Message) -> str:
+        status = ""
+        if message.status != pb.MESSAGE_STATUS_COMPLETE:
+            name = pb.MessageStatus.Name(message.status).removeprefix("MESSAGE_STATUS_")
+            status = f" ({name.lower().replace('_', ' ')})"
+        return f"  [{message.seq}] {ROLES.get(message.role, '?')}{status}: {message.content}"
 
     def send_event(self, event: pb.SendResponse) -> None:
         if self.as_json:
@@ -70,6 +76,16 @@ class Output:
             if message.status != pb.MESSAGE_STATUS_COMPLETE:
                 print(f"\n({pb.MessageStatus.Name(message.status)})", file=sys.stderr)
             print()
+
+    def cancelled(self, result: pb.CancelResponse) -> None:
+        if self.as_json:
+            self._json(result)
+            return
+        if result.cancelled:
+            print("cancelled: the reply stopped, its text so far kept")
+        else:
+            print("not cancelled: the reply had already ended")
+        print(self._message(result.assistant_message))
 
     def managed(self, action: str, result: pb.ManageResponse) -> None:
         if self.as_json:
