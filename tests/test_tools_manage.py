@@ -1,15 +1,20 @@
 """`manage_session` through the real server: every action, in lines and in JSON."""
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
-from sessions_client import NotFound, SessionsClient
+from sessions_client import NotFound, SessionsClient, pb
 from sessions_client.tools import ToolContext, manage_session
+from sessions_client.tools._manage_input import parse
+
+from tests.support.fake_upstream import MODEL, FakeUpstream, Script
 
 VALID = (
     "Valid actions: list, switch, rename, archive, unarchive, delete, important, "
-    "unimportant, truncate, fork. Use the exact id from list_sessions as the session id."
+    "unimportant, truncate, fork, cancel. Use the exact id from list_sessions as the "
+    "session id."
 )
 
 
@@ -257,3 +262,63 @@ async def test_missing_action_and_bad_json(tool_ctx: ToolContext) -> None:
         "error": f"Invalid JSON (Expecting property name enclosed in double quotes). {help_text}"
     }
     assert await manage(tool_ctx, "[1]") == {"error": f"Unknown action '[1]'. {VALID}"}
+
+
+@pytest.mark.parametrize("action", ["cancel", "stop", "Stop"])
+def test_stop_is_read_as_cancel(form: str, action: str) -> None:
+    assert parse(command(form, action, "some-id")).action == "cancel"
+
+
+def test_the_definition_offers_cancel() -> None:
+    function = manage_session.schema["function"]
+    assert "cancel (stop the reply" in function["description"]
+    assert "fork, cancel." in function["parameters"]["properties"]["content"]["description"]
+
+
+async def test_cancel_stops_the_reply_in_progress(
+    tool_ctx: ToolContext, client: SessionsClient, fake_upstream: FakeUpstream, form: str
+) -> None:
+    session = await client.create("talking", MODEL)
+    first_piece = asyncio.Event()
+    sending = asyncio.create_task(
+        client.send_text(
+            session.id, Script(tokens=50, delay=0.1).say(), on_delta=lambda _: first_piece.set()
+        )
+    )
+    await asyncio.wait_for(first_piece.wait(), 10)
+    ctx: ToolContext = {**tool_ctx, "session_id": session.id}
+    result = await manage(ctx, command(form, "stop", "current"))
+    reply = await asyncio.wait_for(sending, 5)
+    assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
+    assert result == {
+        "result": f"Cancelled the reply in progress in {link('talking', session.id)}; "
+        f"the {len(reply.content)} character(s) written so far are kept.",
+        "session_id": session.id,
+    }
+    assert (await client.get(session.id, messages_limit=1)).messages[0] == reply
+
+
+async def test_cancel_after_the_reply_ended_changes_nothing(
+    tool_ctx: ToolContext, client: SessionsClient, form: str
+) -> None:
+    session = await client.create("done", "demo@echo")
+    reply = await client.send_text(session.id, "all said")
+    result = await manage(tool_ctx, command(form, "cancel", session.id))
+    assert result == {
+        "result": f"Nothing to cancel in {link('done', session.id)}: "
+        "its last reply had already ended.",
+        "session_id": session.id,
+    }
+    assert (await client.get(session.id, messages_limit=1)).messages[0] == reply
+
+
+async def test_cancel_in_a_session_without_replies(
+    tool_ctx: ToolContext, client: SessionsClient, form: str
+) -> None:
+    session = await client.create("quiet", "demo@echo")
+    result = await manage(tool_ctx, command(form, "cancel", session.id))
+    assert result == {"error": f"Session '{session.id}' has no reply to cancel."}
+    missing = await manage(tool_ctx, command(form, "cancel", "my trip"))
+    assert missing == {
+        "error": "Session 'my trip' not found. Use the exact id from list_sessions (or 'current')."
+    }

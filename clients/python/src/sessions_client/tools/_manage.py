@@ -1,5 +1,5 @@
 """`manage_session`: list, switch, rename, archive, unarchive, delete, important,
-unimportant, truncate, fork.
+unimportant, truncate, fork, cancel.
 
 `current` is the agent's own session (`ctx["session_id"]`), and every call tells
 the server which session that is, so deleting it is refused whatever id names it.
@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sessions_client._errors import NotFound
 from sessions_client._generated.sessions.v1 import sessions_pb2 as pb
 from sessions_client.tools._format import LIST_LIMIT, session_link, session_list
 from sessions_client.tools._manage_input import ACTIONS, Command, parse, whole_number
@@ -105,6 +106,27 @@ async def _fork(call: Call, session_id: str, command: Command) -> Outcome:
     )
 
 
+async def _cancel(call: Call, session_id: str, command: Command) -> Outcome:
+    try:
+        result = await call.client.cancel(session_id)
+    except NotFound as error:
+        if error.reason != "REPLY_NOT_FOUND":
+            raise
+        raise ToolError(f"Session '{session_id}' has no reply to cancel.") from error
+    session = (await call.client.get(session_id)).session
+    if not result.cancelled:
+        return (
+            f"Nothing to cancel in {session_link(session)}: its last reply had already ended.",
+            session,
+        )
+    kept = len(result.assistant_message.content)
+    return (
+        f"Cancelled the reply in progress in {session_link(session)}; "
+        f"the {kept} character(s) written so far are kept.",
+        session,
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "switch": _switch,
     "rename": _rename,
@@ -115,6 +137,7 @@ HANDLERS: dict[str, Handler] = {
     "unimportant": _unimportant,
     "truncate": _truncate,
     "fork": _fork,
+    "cancel": _cancel,
 }
 
 
@@ -126,7 +149,8 @@ class ManageSession(Tool):
         "open/select/view), rename (value: the new name), archive, unarchive, delete, "
         "important (mark it; only the user can unmark), unimportant, truncate (keep_count: "
         "newest messages to keep, default 10), fork (keep_count: oldest messages to copy, "
-        "default all; value: the new name). 'current' is the session of this conversation."
+        "default all; value: the new name), cancel (stop the reply the session is generating, "
+        "keeping its text so far; also stop). 'current' is the session of this conversation."
     )
     content_description = (
         'JSON {"action": ..., "session_id": ..., "value": ..., "keep_count": ..., '

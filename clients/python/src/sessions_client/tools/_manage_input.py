@@ -23,6 +23,7 @@ ACTIONS = (
     "unimportant",
     "truncate",
     "fork",
+    "cancel",
 )
 ALIASES = {
     "open": "switch",
@@ -30,6 +31,7 @@ ALIASES = {
     "view": "switch",
     "star": "important",
     "unstar": "unimportant",
+    "stop": "cancel",
 }
 SESSION_KEYS = ("session_id", "session", "id")
 VALUE_KEYS = ("value", "name", "new_name", "title")
