@@ -39,8 +39,9 @@ def test_attach_and_cancel_arguments() -> None:
 def test_progress_names_the_reply_and_the_last_offset() -> None:
     progress = Progress("sid")
     assert progress.resume_hint() == (
-        "detached: the reply goes on if the message arrived; attach with: sessions attach sid"
+        "detached before the reply was named; attach to the newest with: sessions attach sid"
     )
+    assert Progress("sid", end_offset=7).resume_hint().endswith("sessions attach sid --after 7")
     events = [
         pb.SendResponse(started=pb.SendStarted(reply_seq=6)),
         pb.SendResponse(delta=pb.TextDelta(text="tok0 ", end_offset=5)),

@@ -82,16 +82,17 @@ class Progress:
 
     def resume_hint(self) -> str:
         """What to run to read the rest of the reply."""
+        attach = f"sessions attach {self.session_id}"
         if not self.reply_seq:
-            # Left before `started`: whether the server has the message is unknown.
+            # Left before `started`: the reply has no seq yet (nor, for a Send, a
+            # certain existence), so the hint names the session's newest reply.
+            after = f" --after {self.end_offset}" if self.end_offset else ""
             return (
-                "detached: the reply goes on if the message arrived; attach with: "
-                f"sessions attach {self.session_id}"
+                f"detached before the reply was named; attach to the newest with: {attach}{after}"
             )
         return (
             "detached: the reply goes on; attach with: "
-            f"sessions attach {self.session_id} --reply-seq {self.reply_seq} "
-            f"--after {self.end_offset}"
+            f"{attach} --reply-seq {self.reply_seq} --after {self.end_offset}"
         )
 
 
