@@ -120,7 +120,7 @@ async def test_interrupted_detached_send_says_how_to_attach(
     assert attached.code == 0, attached.err
     assert printed + attached.out == script.reply + "\n"
     got = await cli("get", sid)
-    assert got.out.splitlines()[2] == f"  [2] assistant: {script.reply}"
+    assert got.out.splitlines()[-1] == f"  [2] assistant: {script.reply}"
 
 
 async def test_interrupted_attach_says_how_to_attach_again(
