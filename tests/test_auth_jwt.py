@@ -81,6 +81,8 @@ REQUESTS: dict[str, Callable[[str], Message]] = {
     "Send": lambda sid: pb.SendRequest(session_id=sid, content=Script().say("hello")),
     "Manage": lambda sid: pb.ManageRequest(session_id=sid, rename=pb.Rename(name="taken")),
     "Watch": lambda sid: pb.WatchRequest(),
+    "Attach": lambda sid: pb.AttachRequest(session_id=sid),
+    "Cancel": lambda sid: pb.CancelRequest(session_id=sid),
 }
 
 

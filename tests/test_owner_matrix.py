@@ -56,6 +56,8 @@ REQUESTS: dict[str, Callable[[str, str], Message]] = {
     "Send": lambda sid, _: pb.SendRequest(
         session_id=sid, content=Script().say("answer me"), request_id="intruder-key"
     ),
+    "Attach": lambda sid, _: pb.AttachRequest(session_id=sid),
+    "Cancel": lambda sid, _: pb.CancelRequest(session_id=sid),
     **{f"Manage.{action}": _manage(action) for action in ACTIONS},
 }
 

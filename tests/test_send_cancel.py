@@ -11,6 +11,7 @@ from sessions_server.config import Settings
 from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.sending import (
+    ended,
     eventually,
     kinds,
     lease_free,
@@ -37,7 +38,7 @@ async def test_send_cancelled_mid_stream_keeps_partial_reply(
     assert not received.answered.is_set()
 
     async def partial_stored() -> bool:
-        return len(await messages(stub, owner, session.id)) == 2
+        return await ended(stub, owner, session.id)
 
     await eventually(partial_stored)
     user, reply = await messages(stub, owner, session.id)
@@ -81,7 +82,7 @@ async def test_deadline_mid_stream_keeps_partial_reply_incomplete(
     assert len(responses) > 3
 
     async def partial_stored() -> bool:
-        return len(await messages(stub, owner, session.id)) == 2
+        return await ended(stub, owner, session.id)
 
     await eventually(partial_stored)
     _, reply = await messages(stub, owner, session.id)

@@ -12,6 +12,7 @@ from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.rpc import reason
 from tests.support.sending import (
+    ended,
     eventually,
     kinds,
     messages,
@@ -141,7 +142,7 @@ async def test_retry_after_a_lost_acknowledgement_does_not_duplicate(
     unheard = stub.Send(request, metadata=owner.md)
 
     async def both_stored() -> bool:
-        return len(await messages(stub, owner, session.id)) == 2
+        return await ended(stub, owner, session.id)
 
     await eventually(both_stored)
     unheard.cancel()
@@ -167,7 +168,7 @@ async def test_retry_after_a_call_cut_mid_reply_replays_the_partial_reply(
     call.cancel()
 
     async def reply_stored() -> bool:
-        return len(await messages(stub, owner, session.id)) == 2
+        return await ended(stub, owner, session.id)
 
     await eventually(reply_stored)
     retried = await send(stub, owner, session.id, script.say(), request_id=rid)

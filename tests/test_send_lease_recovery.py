@@ -16,7 +16,16 @@ from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.processes import ServerProcess, start_server
 from tests.support.rpc import reason, retried
-from tests.support.sending import messages, new_session, read, read_rest, send, send_until_error
+from tests.support.sending import (
+    eventually,
+    lease_free,
+    messages,
+    new_session,
+    read,
+    read_rest,
+    send,
+    send_until_error,
+)
 
 LEASE_SECONDS = 1.0
 
@@ -78,7 +87,7 @@ async def test_lease_outlives_its_length_while_the_reply_streams(
         assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
 
 
-async def test_killed_server_lease_lapses_and_another_process_can_send(
+async def test_killed_server_keeps_the_flushed_reply_settled_incomplete_after_the_lease(
     database_url: str,
     replica_env: dict[str, str],
     replicas: tuple[ServerProcess, ServerProcess],
@@ -100,6 +109,7 @@ async def test_killed_server_lease_lapses_and_another_process_can_send(
             )
             for _ in range(4):
                 await read(call)
+            flushed = await _flushed_text(stub_of(s), owner, session.id)
 
             victim.kill()
             killed = time.monotonic()
@@ -111,13 +121,65 @@ async def test_killed_server_lease_lapses_and_another_process_can_send(
             assert time.monotonic() - killed < LEASE_SECONDS + 3
             assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
             stored = await messages(stub_of(s), owner, session.id)
-            assert [(m.role, m.content) for m in stored] == [
-                (pb.ROLE_USER, script.say()),
-                (pb.ROLE_USER, later.say()),
-                (pb.ROLE_ASSISTANT, later.reply),
+            assert [(m.role, m.status) for m in stored] == [
+                (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE),
+                (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_INCOMPLETE),
+                (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE),
+                (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_COMPLETE),
             ]
+            cut = stored[1].content
+            assert cut.startswith(flushed)
+            assert script.reply.startswith(cut)
+            assert len(cut) < len(script.reply)
+            assert [m.content for m in stored[2:]] == [later.say(), later.reply]
     finally:
         victim.stop()
+
+
+async def test_a_reply_whose_process_died_is_settled_by_get_once_its_lease_lapsed(
+    database_url: str,
+    replica_env: dict[str, str],
+    replicas: tuple[ServerProcess, ServerProcess],
+    tmp_path: Path,
+    owner: Owner,
+    fake_upstream: FakeUpstream,
+) -> None:
+    _, survivor = replicas
+    victim = await start_server(database_url, tmp_path, replica_env)
+    try:
+        async with (
+            grpc.aio.insecure_channel(victim.address) as v,
+            grpc.aio.insecure_channel(survivor.address) as s,
+        ):
+            session = await new_session(stub_of(v), owner)
+            script = Script(tokens=500, delay=0.02)
+            call = stub_of(v).Send(
+                pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+            )
+            await read(call)
+            flushed = await _flushed_text(stub_of(s), owner, session.id)
+            victim.kill()
+
+            await asyncio.sleep(LEASE_SECONDS + 0.2)
+            _, reply = await messages(stub_of(s), owner, session.id)
+
+            assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
+            assert reply.content.startswith(flushed)
+            assert await lease_free(stub_of(s), owner, session.id)
+    finally:
+        victim.stop()
+
+
+async def _flushed_text(stub: Stub, owner: Owner, session_id: str) -> str:
+    """The reply's text once some is stored, as Get shows it while it streams."""
+
+    async def some_stored() -> bool:
+        return bool((await messages(stub, owner, session_id))[-1].content)
+
+    await eventually(some_stored)
+    _, reply = await messages(stub, owner, session_id)
+    assert reply.status == pb.MESSAGE_STATUS_IN_PROGRESS
+    return reply.content
 
 
 async def _send_once_free(
@@ -155,4 +217,7 @@ async def test_send_whose_lease_was_taken_over_stores_no_reply(
         await read_rest(call)
 
     assert reason(ended.value) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
-    assert [m.role for m in await messages(stub, owner, session.id)] == [pb.ROLE_USER]
+    # The reply stays as the Send left it; the session's new holder settles it.
+    _, reply = await messages(stub, owner, session.id)
+    assert reply.status == pb.MESSAGE_STATUS_IN_PROGRESS
+    assert len(reply.content) < len(script.reply)

@@ -1,5 +1,6 @@
 """The composition root: builds the server and everything it depends on."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -11,11 +12,13 @@ from sessions_client import pb, pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sessions_server import database, transport
+from sessions_server.attach import AttachOperations
 from sessions_server.auth import Authenticator, InsecureAuthenticator, JwtAuthenticator
 from sessions_server.config import LOOPBACK_HOSTS, Settings, listen_host, maintenance_role
 from sessions_server.endpoints import Registry
 from sessions_server.errors import ShuttingDown
 from sessions_server.events import EventHub
+from sessions_server.generation import Generations
 from sessions_server.interceptor import CallInterceptor
 from sessions_server.manage import ManageOperations
 from sessions_server.metrics import Metrics
@@ -23,10 +26,15 @@ from sessions_server.operations import SessionOperations
 from sessions_server.send import SendLimits, SendOperations
 from sessions_server.service import SessionService
 from sessions_server.store import Store
+from sessions_server.store.replies import REPLY_CHANNEL
 from sessions_server.upstream import Timeouts, Upstream
 from sessions_server.watch import Pruner, WatchOperations
 
 log = logging.getLogger(__name__)
+
+STOP_MARGIN = 1.0
+"""Seconds past the grace that calls get to send the status their stopped replies
+ended with, before the server cancels them."""
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
 
@@ -43,18 +51,25 @@ class App:
     metrics_port: int | None
     upstream: Upstream
     sends: SendOperations
+    generations: Generations
     events: EventHub
     pruner: Pruner
 
     async def stop(self, grace: float | None) -> None:
-        """Drains the server: health turns NOT_SERVING, new calls are refused, calls
-        in flight get `grace` seconds (then they are cancelled)."""
+        """Drains the server: health turns NOT_SERVING, new calls are refused, replies
+        being generated get `grace` seconds (then they are stopped, stored, and their
+        Sends told SHUTTING_DOWN), other calls a moment more (then they are
+        cancelled)."""
         await self.health.enter_graceful_shutdown()
-        # Watchers have nothing to finish: they end at once, UNAVAILABLE, and
-        # resume on another replica from their last event id.
+        # Watchers and attachers of other replicas' replies have nothing to finish:
+        # they end at once, UNAVAILABLE, and resume on another replica.
         self.events.end_watchers(ShuttingDown())
-        await self.server.stop(grace)
-        await self.sends.aclose()
+        self.generations.end_waiting(ShuttingDown())
+        stopping = asyncio.create_task(
+            self.server.stop(None if grace is None else grace + STOP_MARGIN)
+        )
+        await self.sends.drain(grace)
+        await stopping
         await self.upstream.aclose()
         await self.events.close()
         await self.pruner.stop()
@@ -91,7 +106,8 @@ async def build_server(settings: Settings, database_url: str) -> App:
         log.warning("row-level security does not apply: the database role bypasses it")
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
-    events = EventHub(database_url, store)
+    generations = Generations()
+    events = EventHub(database_url, store, {REPLY_CHANNEL: generations})
     await events.start()
     pruner = Pruner(
         database.create_engine(
@@ -103,11 +119,12 @@ async def build_server(settings: Settings, database_url: str) -> App:
     pruner.start()
     metrics = Metrics()
     upstream = _upstream(settings, metrics)
-    sends = SendOperations(store, registry, upstream, _send_limits(settings))
+    sends = SendOperations(store, registry, upstream, _send_limits(settings), generations)
     service = SessionService(
         SessionOperations(store, registry),
         ManageOperations(store),
         sends,
+        AttachOperations(store, generations, settings.lease_seconds),
         WatchOperations(store, events),
         registry,
     )
@@ -143,6 +160,7 @@ async def build_server(settings: Settings, database_url: str) -> App:
         metrics_port=metrics_port,
         upstream=upstream,
         sends=sends,
+        generations=generations,
         events=events,
         pruner=pruner,
     )
@@ -166,4 +184,5 @@ def _send_limits(settings: Settings) -> SendLimits:
         context_max_bytes=settings.context_max_bytes,
         max_concurrent_sends=settings.max_concurrent_sends_per_owner,
         longest_reply=settings.upstream_total_timeout + settings.lease_seconds,
+        reply_flush=settings.reply_flush_ms / 1000,
     )

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     """Most UTF-8 bytes of stored messages sent with a Send (newest kept; the new
     message itself always goes)."""
 
+    reply_flush_ms: int = Field(default=200, ge=0)
+    """Milliseconds between two appends of a streaming reply's text to the store
+    (what a crash loses, and how far an Attach on another replica trails); 0 stores
+    the reply once, at its end."""
+
     max_concurrent_sends_per_owner: int = Field(default=8, gt=0)
     """Sends one owner may stream at once, across all replicas."""
 

@@ -70,12 +70,14 @@ def event(record: Event, registry: Registry) -> pb.WatchResponse:
 
 def send_response(event: send.SendEvent) -> pb.SendResponse:
     match event:
-        case send.Delta(text):
-            return pb.SendResponse(delta=pb.TextDelta(text=text))
-        case send.Started(user_message, session_name):
+        case send.Delta(text, end_offset):
+            return pb.SendResponse(delta=pb.TextDelta(text=text, end_offset=end_offset))
+        case send.Started(user_message, session_name, reply_seq):
             return pb.SendResponse(
                 started=pb.SendStarted(
-                    user_message=message(user_message), session_name=session_name
+                    user_message=message(user_message),
+                    session_name=session_name,
+                    reply_seq=reply_seq,
                 )
             )
         case send.Completed(assistant_message, replayed):

@@ -8,6 +8,7 @@
     │   └── MalformedRequest       INVALID_ARGUMENT     MALFORMED_REQUEST
     ├── Unauthenticated            UNAUTHENTICATED      UNAUTHENTICATED
     ├── SessionNotFound            NOT_FOUND            SESSION_NOT_FOUND
+    ├── ReplyNotFound              NOT_FOUND            REPLY_NOT_FOUND
     ├── SessionStarred             FAILED_PRECONDITION  SESSION_STARRED
     ├── SessionIsCurrent           FAILED_PRECONDITION  SESSION_IS_CURRENT
     ├── UnstarForbidden            PERMISSION_DENIED    UNSTAR_FORBIDDEN
@@ -103,6 +104,12 @@ class SessionNotFound(ServiceError):
     code = "NOT_FOUND"
     reason = "SESSION_NOT_FOUND"
     default_message = "session not found"
+
+
+class ReplyNotFound(ServiceError):
+    code = "NOT_FOUND"
+    reason = "REPLY_NOT_FOUND"
+    default_message = "the session has no such reply"
 
 
 class SessionStarred(ServiceError):

@@ -29,8 +29,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -96,12 +96,24 @@ class Subscription:
         self.check()
 
 
+class Listener(Protocol):
+    """Hears another channel on the hub's connection."""
+
+    def on_notification(self, payload: str) -> None: ...
+
+    def resync(self) -> None:
+        """The connection was lost and is back: notifications may have gone unheard."""
+
+
 class EventHub:
     """The process's listener and its registry of watchers, by owner."""
 
-    def __init__(self, database_url: str, store: Store) -> None:
+    def __init__(
+        self, database_url: str, store: Store, others: Mapping[str, Listener] | None = None
+    ) -> None:
         self._dsn = direct_dsn(database_url)
         self._store = store
+        self._others = dict(others or {})
         self._watchers: dict[str, set[Subscription]] = {}
         self._marked: dict[str, float] = {}
         """When each watched owner's mark was last renewed (monotonic seconds)."""
@@ -221,11 +233,15 @@ class EventHub:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
         await connection.add_listener(CHANNEL, self._on_notification)
+        for channel, listener in self._others.items():
+            await connection.add_listener(channel, _hearing(listener))
         # From here no commit goes unheard; what was committed before is in the
         # outbox, and every watcher reads it after its own position.
         for watchers in self._watchers.values():
             for subscription in watchers:
                 subscription.resync()
+        for listener in self._others.values():
+            listener.resync()
         self._listening.set()
         log.info("events listener is listening on %s", CHANNEL)
         while not lost.is_set():
@@ -235,3 +251,12 @@ class EventHub:
             if not lost.is_set():
                 await connection.execute("SELECT 1", timeout=PING_TIMEOUT)
         raise ConnectionError("the database closed the connection")
+
+
+def _hearing(listener: Listener) -> Callable[[Any, int, str, str], None]:
+    """An asyncpg notification callback that hands the payload to `listener`."""
+
+    def heard(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        listener.on_notification(payload)
+
+    return heard

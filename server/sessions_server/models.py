@@ -20,6 +20,8 @@ class MessageStatus(enum.IntEnum):
     COMPLETE = 1
     INCOMPLETE = 2
     FAILED = 3
+    IN_PROGRESS = 4
+    """Being generated: the stored text grows as the reply streams."""
 
 
 class EventType(enum.IntEnum):

@@ -18,7 +18,7 @@ from sessions_server.errors import (
     SessionNotFound,
 )
 from sessions_server.models import EventType, ListQuery, Message, NewSession, Page, Session
-from sessions_server.store import Store
+from sessions_server.store import Store, replies
 from sessions_server.store import events as event_rows
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
@@ -120,6 +120,7 @@ class SessionOperations:
             raise InvalidArgument.field("messages_limit", f"must be 0..{MAX_MESSAGES_LIMIT}")
         validation.non_negative(before_seq, "before_seq")
         async with self._store.scope(principal.owner) as scope:
+            await replies.settle(scope, sid)  # a reply whose process died ends here
             session = await session_rows.get(scope, sid)
             if messages_limit == 0:
                 return session, [], False

@@ -13,6 +13,7 @@ import grpc
 from sessions_client import pb, pb_grpc
 
 from sessions_server import convert
+from sessions_server.attach import AttachOperations
 from sessions_server.auth import current_principal
 from sessions_server.endpoints import Registry
 from sessions_server.manage import ManageOperations
@@ -29,12 +30,14 @@ class SessionService(pb_grpc.SessionServiceServicer):
         sessions: SessionOperations,
         manage: ManageOperations,
         send: SendOperations,
+        attach: AttachOperations,
         watch: WatchOperations,
         registry: Registry,
     ) -> None:
         self._sessions = sessions
         self._manage = manage
         self._send = send
+        self._attach = attach
         self._watch = watch
         self._registry = registry
 
@@ -95,12 +98,28 @@ class SessionService(pb_grpc.SessionServiceServicer):
         deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
         events = self._send.send(
             current_principal(),
-            SendInput(request.session_id, request.content, request.request_id),
+            SendInput(request.session_id, request.content, request.request_id, request.detach),
             deadline,
         )
         async with aclosing(events):
             async for event in events:
                 yield convert.send_response(event)
+
+    async def Attach(  # type: ignore[override]
+        self, request: pb.AttachRequest, context: Context
+    ) -> AsyncIterator[pb.SendResponse]:
+        events = self._attach.attach(
+            current_principal(), request.session_id, request.reply_seq, request.after_offset
+        )
+        async with aclosing(events):
+            async for event in events:
+                yield convert.send_response(event)
+
+    async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
+        reply, cancelled = await self._attach.cancel(
+            current_principal(), request.session_id, request.reply_seq
+        )
+        return pb.CancelResponse(assistant_message=convert.message(reply), cancelled=cancelled)
 
     async def Watch(  # type: ignore[override]
         self, request: pb.WatchRequest, context: Context

@@ -56,6 +56,20 @@ class ScriptedService(pb_grpc.SessionServiceServicer):
         reply = pb.Message(seq=2, role=pb.ROLE_ASSISTANT, content=request.content)
         yield pb.SendResponse(completed=pb.SendCompleted(assistant_message=reply))
 
+    async def Attach(  # type: ignore[override]
+        self, request: pb.AttachRequest, context: Context
+    ) -> AsyncIterator[pb.SendResponse]:
+        await self._play("Attach", request.session_id, context)
+        reply = pb.Message(seq=2, role=pb.ROLE_ASSISTANT, content="attached")
+        yield pb.SendResponse(started=pb.SendStarted(reply_seq=reply.seq))
+        yield pb.SendResponse(delta=pb.TextDelta(text=reply.content, end_offset=8))
+        yield pb.SendResponse(completed=pb.SendCompleted(assistant_message=reply, replayed=True))
+
+    async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
+        await self._play("Cancel", request.session_id, context)
+        reply = pb.Message(seq=2, role=pb.ROLE_ASSISTANT, status=pb.MESSAGE_STATUS_INCOMPLETE)
+        return pb.CancelResponse(assistant_message=reply, cancelled=True)
+
     async def Watch(  # type: ignore[override]
         self, request: pb.WatchRequest, context: Context
     ) -> AsyncIterator[pb.WatchResponse]:

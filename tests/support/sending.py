@@ -83,6 +83,13 @@ async def messages(stub: "Stub", owner: "Owner", session_id: str) -> list[pb.Mes
     return list(got.messages)
 
 
+async def ended(stub: "Stub", owner: "Owner", session_id: str, count: int = 2) -> bool:
+    """Whether the session holds `count` messages, none of them still IN_PROGRESS."""
+    stored = await messages(stub, owner, session_id)
+    in_progress = any(m.status == pb.MESSAGE_STATUS_IN_PROGRESS for m in stored)
+    return len(stored) == count and not in_progress
+
+
 async def eventually(
     condition: Callable[[], Awaitable[bool]], seconds: float = 5.0, interval: float = 0.02
 ) -> None:

@@ -7,6 +7,7 @@ for. A process that dies holding a lease holds it only until `lease_expires`,
 which a live holder keeps pushing forward.
 """
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,8 @@ class Claim:
     model: str
     endpoint: str
     system_prompt: str
+    reply_seq: int
+    """The seq reserved for the Send's reply."""
 
 
 def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
@@ -58,7 +61,7 @@ async def admit(scope: Scope) -> None:
 
 
 _CLAIM = sa.text(
-    "SELECT name, model, endpoint, system_prompt "
+    "SELECT name, model, endpoint, system_prompt, reply_seq "
     "FROM claim_lease(:owner, :session_id, :token, :lease, :request_id, :cap, false)"
 ).bindparams(
     sa.bindparam("session_id", type_=sessions.c.id.type),
@@ -111,20 +114,24 @@ async def refusal(scope: Scope, session_id: uuid.UUID, request_id: str) -> Servi
     return SessionBusy()
 
 
-async def renew(scope: Scope, session_id: uuid.UUID, token: uuid.UUID, seconds: float) -> bool:
-    """Pushes the lease's expiry forward; False when it is no longer ours."""
-    result = await scope.connection.execute(
-        sa.update(sessions)
-        .where(_held(scope, session_id, token))
-        .values(lease_expires=_NOW + timedelta(seconds=seconds))
-    )
-    return result.rowcount == 1
+class Renewal(enum.Enum):
+    RENEWED = "renewed"
+    CANCELLED = "cancelled"
+    """Renewed, and a Cancel asks the reply to stop."""
+    LOST = "lost"
+    """The lease is no longer ours."""
 
 
-async def release(scope: Scope, session_id: uuid.UUID, token: uuid.UUID) -> None:
-    """Gives the lease back, if it is still ours."""
-    await scope.connection.execute(
-        sa.update(sessions)
-        .where(_held(scope, session_id, token))
-        .values(lease_token=None, lease_expires=None, lease_request_id=None)
-    )
+async def renew(scope: Scope, session_id: uuid.UUID, token: uuid.UUID, seconds: float) -> Renewal:
+    """Pushes the lease's expiry forward."""
+    cancelled = (
+        await scope.connection.execute(
+            sa.update(sessions)
+            .where(_held(scope, session_id, token))
+            .values(lease_expires=_NOW + timedelta(seconds=seconds))
+            .returning(sessions.c.lease_cancelled)
+        )
+    ).scalar_one_or_none()
+    if cancelled is None:
+        return Renewal.LOST
+    return Renewal.CANCELLED if cancelled else Renewal.RENEWED

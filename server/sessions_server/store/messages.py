@@ -4,13 +4,50 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from sessions_server.models import Message, MessageStatus, Role, Usage
 from sessions_server.store.scope import Scope
-from sessions_server.store.tables import messages, sessions
+from sessions_server.store.tables import messages, reply_chunks, sessions
+
+_FLUSHED = (
+    sa.select(
+        sa.func.string_agg(
+            reply_chunks.c.content,
+            aggregate_order_by(sa.literal_column("''"), reply_chunks.c.start_offset),
+        )
+    )
+    .where(
+        reply_chunks.c.owner == messages.c.owner,
+        reply_chunks.c.session_id == messages.c.session_id,
+        reply_chunks.c.seq == messages.c.seq,
+    )
+    .scalar_subquery()
+)
 
 
-def _record(row: sa.Row[Any]) -> Message:
+_IN_PROGRESS = messages.c.status == int(MessageStatus.IN_PROGRESS)
+_CONTENT = sa.case(
+    (_IN_PROGRESS, messages.c.content + sa.func.coalesce(_FLUSHED, "")),
+    else_=messages.c.content,
+)
+"""A message's text; of a reply in progress, the text flushed so far."""
+
+
+def message_columns() -> list[sa.ColumnElement[Any]]:
+    """The columns a `Message` is made of."""
+    return [
+        messages.c.seq,
+        messages.c.role,
+        _CONTENT.label("content"),
+        messages.c.status,
+        messages.c.create_time,
+        messages.c.prompt_tokens,
+        messages.c.completion_tokens,
+    ]
+
+
+def to_message(row: sa.Row[Any]) -> Message:
     usage = None
     if row.prompt_tokens is not None or row.completion_tokens is not None:
         usage = Usage(row.prompt_tokens or 0, row.completion_tokens or 0)
@@ -38,10 +75,13 @@ async def newest(
         where.append(messages.c.seq < before_seq)
     rows = (
         await scope.connection.execute(
-            sa.select(messages).where(*where).order_by(messages.c.seq.desc()).limit(limit + 1)
+            sa.select(*message_columns())
+            .where(*where)
+            .order_by(messages.c.seq.desc())
+            .limit(limit + 1)
         )
     ).all()
-    found = [_record(row) for row in rows[:limit]]
+    found = [to_message(row) for row in rows[:limit]]
     found.reverse()
     return found, len(rows) > limit
 
@@ -65,8 +105,21 @@ async def keep_newest(scope: Scope, session_id: uuid.UUID, keep: int) -> int:
 async def copy_oldest(scope: Scope, source: uuid.UUID, target: uuid.UUID, limit: int | None) -> int:
     """Copies the oldest `limit` (or all) messages of `source` into `target`, numbered
     from 1, in one INSERT … SELECT; sets the target's counters; returns the count."""
+    # A reply still in progress is copied as it is now, ended INCOMPLETE: the fork
+    # has no Send to finish it.
     picked = (
-        sa.select(messages)
+        sa.select(
+            messages.c.owner,
+            messages.c.seq,
+            messages.c.role,
+            _CONTENT.label("content"),
+            sa.case((_IN_PROGRESS, int(MessageStatus.INCOMPLETE)), else_=messages.c.status).label(
+                "status"
+            ),
+            messages.c.prompt_tokens,
+            messages.c.completion_tokens,
+            messages.c.create_time,
+        )
         .where(_of(scope, source))
         .order_by(messages.c.seq)
         .limit(limit)

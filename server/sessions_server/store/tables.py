@@ -33,6 +33,9 @@ sessions = sa.Table(
     sa.Column("lease_expires", sa.DateTime(timezone=True)),
     # The request_id of the Send holding the lease, if it has one.
     sa.Column("lease_request_id", sa.Text),
+    # The seq of the reply the holder generates, and whether a Cancel asked it to stop.
+    sa.Column("lease_reply_seq", sa.BigInteger),
+    sa.Column("lease_cancelled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(
         "sessions_owner_activity",
         "owner",
@@ -64,6 +67,35 @@ messages = sa.Table(
     sa.ForeignKeyConstraint(
         ["owner", "session_id"], ["sessions.owner", "sessions.id"], ondelete="CASCADE"
     ),
+)
+
+# The text of a reply IN_PROGRESS, a row per flush: appending never rewrites what
+# is stored. Closing the reply writes its whole text into `messages` and drops these.
+reply_chunks = sa.Table(
+    "reply_chunks",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("session_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    # Where the piece starts in the reply, in Unicode code points.
+    sa.Column("start_offset", sa.BigInteger, primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["owner", "session_id", "seq"],
+        ["messages.owner", "messages.session_id", "messages.seq"],
+        ondelete="CASCADE",
+    ),
+)
+
+# The replies some replica has an Attach open for, each until `expires` (renewed
+# while it lasts): only these NOTIFY as they grow (`notify_reply`).
+reply_listeners = sa.Table(
+    "reply_listeners",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("session_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
 )
 
 # Idempotency keys of Create and Send, scoped to the owner. `fingerprint` is a
