@@ -109,7 +109,7 @@ async def test_interrupted_detached_send_says_how_to_attach(
     assert first == b"tok0 "
     sending.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(sending.communicate(), 10)
-    assert sending.returncode == 130
+    assert sending.returncode == 130, err.decode()
     hint = HINT.match(err.decode().strip())
     assert hint is not None, err.decode()
     assert (hint["sid"], hint["seq"]) == (sid, "2")
@@ -129,15 +129,18 @@ async def test_interrupted_attach_says_how_to_attach_again(
     sid = (await cli("--json", "create", "watched", "--model", MODEL)).json()["id"]
     script = Script(tokens=12, delay=0.2)
     sending = await cli.start("send", sid, script.say())
+    assert sending.stdout is not None
+    sent = await asyncio.wait_for(sending.stdout.read(5), 10)
     attaching = await cli.start("attach", sid)
     assert attaching.stdout is not None
     first = await asyncio.wait_for(attaching.stdout.read(5), 10)
+    assert first == b"tok0 "
     attaching.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(attaching.communicate(), 10)
-    assert attaching.returncode == 130
+    assert attaching.returncode == 130, err.decode()
     hint = HINT.match(err.decode().strip())
     assert hint is not None, err.decode()
     assert int(hint["offset"]) == len((first + out).decode())
     # The reader left, the Send's own caller did not: the reply ends COMPLETE.
-    sent, _ = await asyncio.wait_for(sending.communicate(), 10)
-    assert sent.decode() == script.reply + "\n"
+    rest, _ = await asyncio.wait_for(sending.communicate(), 10)
+    assert (sent + rest).decode() == script.reply + "\n"
