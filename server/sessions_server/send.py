@@ -188,8 +188,8 @@ class SendOperations:
             return
         generation = Generation(opened.reply.seq)
         self._generate(opened, generation, None if given.detach else deadline, given.detach)
-        yield Started(opened.user_message, opened.session_name, opened.reply.seq)
         try:
+            yield Started(opened.user_message, opened.session_name, opened.reply.seq)
             async for piece in generation.follow(0):
                 yield Delta(piece.text, piece.end_offset)
         finally:

@@ -1,0 +1,88 @@
+"""A detached Send goes on when its caller leaves; one without `detach` stops the
+model the moment its caller leaves, however early."""
+
+import asyncio
+import random
+
+import grpc
+from sessions_client import pb
+
+from tests.conftest import Owner, Stub
+from tests.support.attaching import detached, until_error
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.rpc import reason
+from tests.support.sending import ended, eventually, messages, new_session, read, send
+
+
+async def test_a_detached_reply_whose_caller_left_is_stored_complete(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    session = await new_session(stub, owner)
+    script = Script(tokens=30, delay=0.01)
+    call = stub.Send(detached(session.id, script.say()), metadata=owner.md)
+    await read(call)
+    await read(call)
+
+    call.cancel()
+
+    await eventually(lambda: ended(stub, owner, session.id))
+    _, reply = await messages(stub, owner, session.id)
+    assert (reply.status, reply.content) == (pb.MESSAGE_STATUS_COMPLETE, script.reply)
+    [upstream] = fake_upstream.received(script)
+    assert upstream.answered.is_set()
+    assert not upstream.disconnected.is_set()
+
+
+async def test_a_detached_reply_outlives_its_callers_deadline(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    session = await new_session(stub, owner)
+    script = Script(tokens=20, delay=0.02)
+    call = stub.Send(detached(session.id, script.say()), metadata=owner.md, timeout=0.15)
+    responses, error = await until_error(call)
+    assert responses[0].WhichOneof("event") == "started"
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    await eventually(lambda: ended(stub, owner, session.id))
+    _, reply = await messages(stub, owner, session.id)
+    assert (reply.status, reply.content) == (pb.MESSAGE_STATUS_COMPLETE, script.reply)
+
+
+async def test_a_detached_send_that_fails_before_any_text_keeps_a_failed_reply(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    session = await new_session(stub, owner)
+    script = Script(statuses=[{"status": 400}])
+    call = stub.Send(detached(session.id, script.say()), metadata=owner.md)
+    responses, error = await until_error(call)
+    assert [r.WhichOneof("event") for r in responses] == ["started"]
+    assert reason(error) == (grpc.StatusCode.FAILED_PRECONDITION, "UPSTREAM_REJECTED")
+
+    _, reply = await messages(stub, owner, session.id)
+    assert (reply.status, reply.content) == (pb.MESSAGE_STATUS_FAILED, "")
+    after = await send(stub, owner, session.id, Script(tokens=1).say())
+    assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
+
+
+async def test_leaving_a_send_in_its_first_milliseconds_closes_the_endpoints_request(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    """However early the caller leaves, no model keeps generating for it."""
+    scripts = []
+    rng = random.Random(15)
+    for _ in range(40):
+        session = await new_session(stub, owner)
+        script = Script(tokens=100, delay=0.02)
+        scripts.append(script)
+        call = stub.Send(
+            pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+        )
+        await asyncio.sleep(rng.uniform(0, 0.05))
+        call.cancel()
+
+    await asyncio.sleep(0.5)
+    reached = [upstream for script in scripts for upstream in fake_upstream.received(script)]
+    assert len(reached) >= 10  # most calls lived long enough to ask the model
+    for upstream in reached:
+        await asyncio.wait_for(upstream.disconnected.wait(), 1.0)
+        assert not upstream.answered.is_set()
