@@ -346,7 +346,8 @@ class SessionsClient:
     ) -> pb.Message:
         """Sends a message and returns the stored assistant reply once it is complete.
 
-        `on_delta` sees each piece of the reply as it arrives.
+        `on_delta` sees each piece of the reply as it arrives; with `detach`, a caller
+        cancelled meanwhile leaves the reply going on the server, as with `send`.
         """
         events = self.send(
             session_id, content, request_id=request_id, detach=detach, timeout=timeout
