@@ -18,7 +18,8 @@ from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.processes import ServerProcess, start_server
 from tests.support.rpc import reason
-from tests.support.sending import messages, new_session, read, read_rest, send
+from tests.support.attaching import attach, detached
+from tests.support.sending import lease_free, messages, new_session, read, read_rest, send
 from tests.support.watching import Watcher
 
 Replica = tuple[ServerProcess, Stub]
@@ -113,8 +114,9 @@ async def test_send_longer_than_the_grace_is_kept_incomplete_and_frees_its_sessi
     signalled = time.monotonic()
     with pytest.raises(grpc.aio.AioRpcError) as cut:
         await read_rest(call)
-    # UNAVAILABLE: the caller may retry elsewhere with the same request_id.
-    assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
+    # UNAVAILABLE: the caller may retry elsewhere with the same request_id, or
+    # attach to what was stored.
+    assert reason(cut.value) == (grpc.StatusCode.UNAVAILABLE, "SHUTTING_DOWN")
     assert await server.wait_exit(5.0) == 0
     assert time.monotonic() - signalled < 3.0
 
@@ -145,3 +147,28 @@ async def test_sigterm_lets_a_body_that_lags_its_done_end_before_closing_connect
     [received] = fake_upstream.received(lagging)
     assert received.answered.is_set()
     assert not received.disconnected.is_set()
+
+
+async def test_a_detached_reply_still_generating_after_the_grace_is_stored_incomplete(
+    replica_with_grace: StartReplica, stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    server, on_draining = await replica_with_grace(0.5)
+    session = await new_session(on_draining, owner)
+    script = Script(tokens=200, delay=0.05)  # about 10 s
+    call = on_draining.Send(detached(session.id, script.say()), metadata=owner.md)
+    for _ in range(3):
+        await read(call)
+    call.cancel()
+
+    server.signal(signal.SIGTERM)
+    signalled = time.monotonic()
+
+    assert await server.wait_exit(5.0) == 0
+    assert time.monotonic() - signalled < 3.0
+    [upstream] = fake_upstream.received(script)
+    assert upstream.disconnected.is_set()
+    replay = await attach(stub, owner, session.id)
+    reply = replay[-1].completed.assistant_message
+    assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
+    assert reply.content.startswith(script.prefix(2))
+    assert await lease_free(stub, owner, session.id)
