@@ -15,10 +15,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sessions_client import pb, pb_grpc
 
 from tests.conftest import Owner, Stub
+from tests.support.attaching import attach, detached
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.processes import ServerProcess, start_server
 from tests.support.rpc import reason
-from tests.support.attaching import attach, detached
 from tests.support.sending import lease_free, messages, new_session, read, read_rest, send
 from tests.support.watching import Watcher
 
