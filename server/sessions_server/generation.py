@@ -110,24 +110,23 @@ class Generation:
         await self._ended.wait()
 
     async def follow(self, after_offset: int) -> AsyncIterator[Piece]:
-        """The pieces past `after_offset` (the first cut to start there), as they
-        arrive, until the reply has ended."""
+        """The text past `after_offset`, as it arrives, until the reply has ended:
+        what arrived while the follower was busy comes as one piece."""
         wake = asyncio.Event()
         self._wakes.add(wake)
         try:
             index = bisect_right(self._pieces, after_offset, key=lambda piece: piece.end_offset)
             while True:
-                while index < len(self._pieces):
-                    piece = self._pieces[index]
-                    start = piece.end_offset - len(piece.text)
-                    if start < after_offset:
-                        piece = Piece(piece.text[after_offset - start :], piece.end_offset)
-                    yield piece
-                    index += 1
-                if self.ended:
+                if index < len(self._pieces):
+                    text, end = self.since(index)[0], self.length
+                    start = self._pieces[index].end_offset - len(self._pieces[index].text)
+                    index = len(self._pieces)
+                    yield Piece(text[max(0, after_offset - start) :], end)
+                elif self.ended:
                     return
-                await wake.wait()
-                wake.clear()
+                else:
+                    await wake.wait()
+                    wake.clear()
         finally:
             self._wakes.discard(wake)
 
