@@ -81,7 +81,9 @@ const (
 	MessageStatus_MESSAGE_STATUS_UNSPECIFIED MessageStatus = 0
 	// The message is whole.
 	MessageStatus_MESSAGE_STATUS_COMPLETE MessageStatus = 1
-	// The caller cancelled mid-stream (or its deadline expired); partial text kept.
+	// Cut short: the caller left (or its deadline expired), a Cancel stopped it,
+	// the server shut down, or the process generating it died (settled once its
+	// lease lapsed); the text stored so far is kept.
 	MessageStatus_MESSAGE_STATUS_INCOMPLETE MessageStatus = 2
 	// The upstream failed mid-stream; partial text kept.
 	MessageStatus_MESSAGE_STATUS_FAILED MessageStatus = 3
@@ -984,8 +986,10 @@ type SendRequest struct {
 	// 1 MiB) of UTF-8.
 	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
 	// Idempotency key, scoped to the caller: a retry never duplicates a message.
-	// A repeat whose reply is stored replays it (completed.replayed = true); a
-	// repeat whose reply is missing continues from the stored user message.
+	// A repeat whose reply has ended replays it (completed.replayed = true); a
+	// repeat whose reply is still generating is ABORTED REQUEST_IN_PROGRESS (Attach
+	// to it instead); a repeat whose reply is missing (the endpoint failed before
+	// any text) continues from the stored user message.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Keep generating when the caller leaves: the reply is stored COMPLETE (or
 	// FAILED) as usual, bounded by SESSIONS_UPSTREAM_TOTAL_TIMEOUT rather than the

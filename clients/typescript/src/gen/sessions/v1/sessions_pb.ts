@@ -430,8 +430,10 @@ export type SendRequest = Message$1<"sessions.v1.SendRequest"> & {
 
   /**
    * Idempotency key, scoped to the caller: a retry never duplicates a message.
-   * A repeat whose reply is stored replays it (completed.replayed = true); a
-   * repeat whose reply is missing continues from the stored user message.
+   * A repeat whose reply has ended replays it (completed.replayed = true); a
+   * repeat whose reply is still generating is ABORTED REQUEST_IN_PROGRESS (Attach
+   * to it instead); a repeat whose reply is missing (the endpoint failed before
+   * any text) continues from the stored user message.
    *
    * @generated from field: string request_id = 3;
    */
@@ -1037,7 +1039,9 @@ export enum MessageStatus {
   COMPLETE = 1,
 
   /**
-   * The caller cancelled mid-stream (or its deadline expired); partial text kept.
+   * Cut short: the caller left (or its deadline expired), a Cancel stopped it,
+   * the server shut down, or the process generating it died (settled once its
+   * lease lapsed); the text stored so far is kept.
    *
    * @generated from enum value: MESSAGE_STATUS_INCOMPLETE = 2;
    */

@@ -50,7 +50,10 @@ class _MessageStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Message
     MESSAGE_STATUS_COMPLETE: _MessageStatus.ValueType  # 1
     """The message is whole."""
     MESSAGE_STATUS_INCOMPLETE: _MessageStatus.ValueType  # 2
-    """The caller cancelled mid-stream (or its deadline expired); partial text kept."""
+    """Cut short: the caller left (or its deadline expired), a Cancel stopped it,
+    the server shut down, or the process generating it died (settled once its
+    lease lapsed); the text stored so far is kept.
+    """
     MESSAGE_STATUS_FAILED: _MessageStatus.ValueType  # 3
     """The upstream failed mid-stream; partial text kept."""
     MESSAGE_STATUS_IN_PROGRESS: _MessageStatus.ValueType  # 4
@@ -63,7 +66,10 @@ MESSAGE_STATUS_UNSPECIFIED: MessageStatus.ValueType  # 0
 MESSAGE_STATUS_COMPLETE: MessageStatus.ValueType  # 1
 """The message is whole."""
 MESSAGE_STATUS_INCOMPLETE: MessageStatus.ValueType  # 2
-"""The caller cancelled mid-stream (or its deadline expired); partial text kept."""
+"""Cut short: the caller left (or its deadline expired), a Cancel stopped it,
+the server shut down, or the process generating it died (settled once its
+lease lapsed); the text stored so far is kept.
+"""
 MESSAGE_STATUS_FAILED: MessageStatus.ValueType  # 3
 """The upstream failed mid-stream; partial text kept."""
 MESSAGE_STATUS_IN_PROGRESS: MessageStatus.ValueType  # 4
@@ -509,8 +515,10 @@ class SendRequest(_message.Message):
     """
     request_id: _builtins.str
     """Idempotency key, scoped to the caller: a retry never duplicates a message.
-    A repeat whose reply is stored replays it (completed.replayed = true); a
-    repeat whose reply is missing continues from the stored user message.
+    A repeat whose reply has ended replays it (completed.replayed = true); a
+    repeat whose reply is still generating is ABORTED REQUEST_IN_PROGRESS (Attach
+    to it instead); a repeat whose reply is missing (the endpoint failed before
+    any text) continues from the stored user message.
     """
     detach: _builtins.bool
     """Keep generating when the caller leaves: the reply is stored COMPLETE (or
