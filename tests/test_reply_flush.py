@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import asyncpg
 import grpc
@@ -40,33 +41,35 @@ async def test_get_shows_the_reply_in_progress_with_the_text_flushed_so_far(
 
     assert all(len(a) < len(b) for a, b in itertools.pairwise(seen))
     # Appended as rows of their own: the message row itself is not rewritten.
-    assert row["content"] == ""
-    assert row["pieces"] >= 4
-    texts = row["texts"]
-    assert isinstance(texts, list)
-    assert "".join(texts).startswith(seen[-1])
+    assert row.content == ""
+    assert len(row.pieces) >= 4
+    assert "".join(row.pieces).startswith(seen[-1])
     final = rest[-1].completed.assistant_message
     assert (final.status, final.content) == (pb.MESSAGE_STATUS_COMPLETE, script.reply)
-    assert await _reply_row(admin, owner, session.id, final.seq) == {
-        "content": script.reply,
-        "pieces": 0,
-        "texts": [],
-    }
+    assert await _reply_row(admin, owner, session.id, final.seq) == StoredReply(script.reply, [])
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    content: str
+    """The message row's own text."""
+    pieces: list[str]
+    """The appended pieces, in order."""
 
 
 async def _reply_row(
     admin: asyncpg.Connection, owner: Owner, session_id: str, seq: int
-) -> dict[str, object]:
+) -> StoredReply:
     key = (owner.name, uuid.UUID(session_id), seq)
     content = await admin.fetchval(
         "SELECT content FROM messages WHERE owner = $1 AND session_id = $2 AND seq = $3", *key
     )
-    texts = await admin.fetchval(
+    pieces = await admin.fetchval(
         "SELECT coalesce(array_agg(content ORDER BY start_offset), '{}') FROM reply_chunks "
         "WHERE owner = $1 AND session_id = $2 AND seq = $3",
         *key,
     )
-    return {"content": content, "pieces": len(texts), "texts": list(texts)}
+    return StoredReply(content, list(pieces))
 
 
 @pytest.fixture
@@ -94,7 +97,7 @@ async def test_flush_0_stores_the_text_once_at_the_end(
 
     _, reply = await messages(unflushed, owner, session.id)
     assert (reply.status, reply.content) == (pb.MESSAGE_STATUS_IN_PROGRESS, "")
-    assert (await _reply_row(admin, owner, session.id, started.started.reply_seq))["pieces"] == 0
+    assert (await _reply_row(admin, owner, session.id, started.started.reply_seq)).pieces == []
     rest = await read_rest(call)
     assert rest[-1].completed.assistant_message.content == script.reply
     _, reply = await messages(unflushed, owner, session.id)

@@ -86,3 +86,31 @@ async def test_leaving_a_send_in_its_first_milliseconds_closes_the_endpoints_req
     for upstream in reached:
         await asyncio.wait_for(upstream.disconnected.wait(), 1.0)
         assert not upstream.answered.is_set()
+
+
+async def test_a_detached_send_left_in_its_first_milliseconds_still_replies(
+    stub: Stub, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    rng = random.Random(8)
+    sessions = []
+    script = Script(tokens=3)
+    for _ in range(20):
+        session = await new_session(stub, owner)
+        sessions.append(session.id)
+        call = stub.Send(detached(session.id, script.say()), metadata=owner.md)
+        await asyncio.sleep(rng.uniform(0, 0.01))
+        call.cancel()
+
+    async def all_ended() -> bool:
+        stored = [await messages(stub, owner, sid) for sid in sessions]
+        return all(m.status != pb.MESSAGE_STATUS_IN_PROGRESS for s in stored for m in s)
+
+    await eventually(all_ended)
+    histories = [await messages(stub, owner, sid) for sid in sessions]
+    replied = [h for h in histories if h]
+    assert len(replied) >= 5  # most calls reached the server before they were left
+    for history in replied:
+        assert [(m.role, m.status, m.content) for m in history] == [
+            (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE, script.say()),
+            (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_COMPLETE, script.reply),
+        ]

@@ -214,15 +214,19 @@ class SendOperations:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            # The caller left while the lease was being taken: give it back if it was.
-            if not detach:
-                self._spawn(self._undo(task))
+            # The caller left while the lease was being taken: a detached Send goes
+            # on without it; another gives the lease back, if it was taken.
+            self._spawn(self._without_caller(task, detach))
             raise
 
-    async def _undo(self, begin: asyncio.Task[_Opened | _Replay]) -> None:
+    async def _without_caller(self, begin: asyncio.Task[_Opened | _Replay], detach: bool) -> None:
         try:
             opened = await begin
-            if isinstance(opened, _Opened):
+            if not isinstance(opened, _Opened):
+                return
+            if detach:
+                self._generate(opened, Generation(opened.reply.seq), None, detach)
+            else:
                 await self._close(opened, "", None, None)
         except Exception:
             return  # the caller is gone; a failure to close is logged
