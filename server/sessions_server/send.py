@@ -255,8 +255,6 @@ class SendOperations:
         if opened is NotOpened.UNUSABLE:
             raise ModelUnknown()
         async with self._store.scope(owner) as scope:
-            if opened is NotOpened.REFUSED:
-                raise await leases.refusal(scope, session_id, request_id)
             return await self._repeat(scope, session_id, lease, request_id, digest)
 
     def _opened(
@@ -329,8 +327,6 @@ class SendOperations:
             request_id,
             self._limits.max_concurrent_sends,
         )
-        if claim is None:
-            raise await leases.refusal(scope, session_id, request_id)
         return claim, await _message_at(scope, session_id, user_seq)
 
     def _generate(

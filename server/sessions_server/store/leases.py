@@ -22,7 +22,6 @@ from sessions_server.errors import (
     TooManySends,
 )
 from sessions_server.store.scope import Scope
-from sessions_server.store.sessions import BUSY
 from sessions_server.store.tables import sessions
 
 _NOW = sa.func.clock_timestamp()
@@ -61,13 +60,27 @@ async def admit(scope: Scope) -> None:
 
 
 _CLAIM = sa.text(
-    "SELECT name, model, endpoint, system_prompt, reply_seq "
+    "SELECT outcome, name, model, endpoint, system_prompt, reply_seq "
     "FROM claim_lease(:owner, :session_id, :token, :lease, :request_id, :cap, false)"
 ).bindparams(
     sa.bindparam("session_id", type_=sessions.c.id.type),
     sa.bindparam("token", type_=sessions.c.lease_token.type),
     sa.bindparam("lease", type_=sa.Interval),
 )
+
+_REFUSALS: dict[str, type[ServiceError]] = {
+    "missing": SessionNotFound,
+    "busy": SessionBusy,
+    "free": SessionBusy,  # let go and taken again, twice, while it was asked for
+    "in_progress": RequestInProgress,
+    "too_many": TooManySends,
+}
+CLAIMED = "claimed"
+
+
+def refused(outcome: str) -> ServiceError:
+    """The error for `claim_lease`'s outcome when it is not `CLAIMED`."""
+    return _REFUSALS[outcome]()
 
 
 async def claim(
@@ -77,11 +90,11 @@ async def claim(
     seconds: float,
     request_id: str,
     cap: int,
-) -> Claim | None:
+) -> Claim:
     """Leases the session if it is free and the owner has fewer than `cap` Sends in
-    flight; None when refused (`refusal` says why). `sends.open_send` does the same
-    and stores a new message with it."""
-    row = (
+    flight, else raises why not. `sends.open_send` does the same and stores a new
+    message with it."""
+    outcome, *claimed = (
         await scope.connection.execute(
             _CLAIM,
             {
@@ -93,25 +106,10 @@ async def claim(
                 "cap": cap,
             },
         )
-    ).one_or_none()
-    return None if row is None else Claim(*row)
-
-
-async def refusal(scope: Scope, session_id: uuid.UUID, request_id: str) -> ServiceError:
-    """Why a claim was refused: no such session, a Send holds it, or too many Sends."""
-    row = (
-        await scope.connection.execute(
-            sa.select(BUSY, sessions.c.lease_request_id).where(_mine(scope, session_id))
-        )
-    ).one_or_none()
-    if row is None:
-        return SessionNotFound()
-    busy, holder = row
-    if not busy:
-        return TooManySends()
-    if request_id and holder == request_id:
-        return RequestInProgress()
-    return SessionBusy()
+    ).one()
+    if outcome != CLAIMED:
+        raise refused(outcome)
+    return Claim(*claimed)
 
 
 class Renewal(enum.Enum):

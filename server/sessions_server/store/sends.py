@@ -16,7 +16,7 @@ from enum import StrEnum
 import asyncpg
 
 from sessions_server.models import Message, MessageStatus, Role, Turn, Usage
-from sessions_server.store.leases import Claim
+from sessions_server.store.leases import Claim, refused
 from sessions_server.store.replies import in_progress_reply
 from sessions_server.store.scope import Store
 
@@ -41,10 +41,11 @@ class NotOpened(StrEnum):
     """The request_id is stored already: a repeat, to be replayed or resumed."""
     UNUSABLE = "unusable"
     """The session's endpoint is not one the caller may use (any longer)."""
-    REFUSED = "refused"
-    """The lease was not granted: no such session, a Send holds it, or too many."""
     TAKEN = "taken"
     """A Create took the request_id meanwhile."""
+
+
+_NOT_OPENED = frozenset(NotOpened)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ async def open_send(
 ) -> Opened | NotOpened:
     """Leases the session (when free, its endpoint is one of `endpoints`, and the
     owner has fewer than the cap of Sends in flight), stores the user message and
-    reads the context."""
+    reads the context. A refused lease raises why (`leases.refused`)."""
     try:
         (row,) = await store.call(
             _OPEN,
@@ -90,8 +91,10 @@ async def open_send(
         if error.constraint_name != "request_ids_pkey":
             raise
         return NotOpened.TAKEN
-    if row["outcome"] != "opened":
+    if row["outcome"] in _NOT_OPENED:
         return NotOpened(row["outcome"])
+    if row["outcome"] != "opened":
+        raise refused(row["outcome"])
     user = Message(
         row["user_seq"], Role.USER, content, MessageStatus.COMPLETE, row["user_create_time"]
     )

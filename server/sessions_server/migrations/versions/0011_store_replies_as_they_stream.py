@@ -7,7 +7,8 @@ The lease now names the reply its holder generates (`lease_reply_seq`) and
 carries a Cancel's request (`lease_cancelled`). `reply_chunks` holds a reply's
 text while it grows, `reply_listeners` the replies someone is attached to (only
 those NOTIFY). `claim_lease`, `open_send` and `close_send` are replaced (their
-results change); the rest is new. The functions' text is in `store/sql/`.
+results change; a refused claim says why in the same statement); the rest is new.
+The functions' text is in `store/sql/`.
 """
 
 from importlib import import_module
@@ -34,6 +35,7 @@ _CREATED = [
     "notify_reply",
     "listen_reply",
     "settle_reply",
+    "send_refusal",
     "claim_lease",
     "begin_reply",
     "open_send",
@@ -49,6 +51,7 @@ _NEW_SIGNATURES = [
     "text[])",
     "begin_reply(text, uuid, bigint, text)",
     "claim_lease(text, uuid, uuid, interval, text, integer, boolean)",
+    "send_refusal(text, uuid, text, integer)",
     "settle_reply(text, uuid)",
     "listen_reply(text, uuid, bigint, interval)",
     "notify_reply(text, uuid, bigint, text)",

@@ -4,7 +4,7 @@
 -- outcome: 'opened' (the rest is filled); else nothing was written, because the
 -- request_id is stored already ('known'), the session's endpoint is not one of
 -- `p_endpoints`, those the caller may use ('unusable'), or the lease was not
--- granted ('refused').
+-- granted (why, as `claim_lease` says).
 CREATE FUNCTION open_send(
     p_owner text, p_session_id uuid, p_token uuid, p_lease interval, p_cap integer,
     p_content text, p_request_id text, p_method text, p_fingerprint text,
@@ -38,8 +38,8 @@ BEGIN
     END IF;
     SELECT * INTO claimed
     FROM claim_lease(p_owner, p_session_id, p_token, p_lease, p_request_id, p_cap, true);
-    IF NOT FOUND THEN
-        outcome := 'refused';
+    IF claimed.outcome <> 'claimed' THEN
+        outcome := claimed.outcome;
         RETURN NEXT;
         RETURN;
     END IF;
