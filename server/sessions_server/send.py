@@ -36,6 +36,7 @@ from sessions_server import validation
 from sessions_server.auth import Principal
 from sessions_server.endpoints import Endpoint, Registry
 from sessions_server.errors import (
+    DatabaseUnavailable,
     ModelUnknown,
     RequestIdReused,
     RequestInProgress,
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 METHOD = "Send"
+_STORE_RETRY_FIRST = 0.1
+_STORE_RETRY_MAX = 2.0
 
 
 @dataclass(frozen=True)
@@ -376,7 +379,6 @@ class SendOperations:
                 log.exception("session %s: the reply failed", opened.session_id)
         finally:
             generation.done_reading()  # from here nothing may interrupt the writes
-            heartbeat.cancel()
             await flusher.close()
         if generation.stop_reason is StopReason.SHUTDOWN:
             error = ShuttingDown()
@@ -386,10 +388,12 @@ class SendOperations:
         else:
             text = generation.text
         try:
-            stored = await self._close(opened, text, status, usage)
+            stored = await self._store_end(opened, text, status, usage)
         except Exception as failure:
             generation.end(None, error or failure)
             return
+        finally:
+            heartbeat.cancel()
         if stored is Closed.LOST and error is None:
             error = SessionBusy("the session's lease lapsed during the reply; it was not stored")
         generation.end(stored if isinstance(stored, Message) else None, error)
@@ -407,6 +411,29 @@ class SendOperations:
                 generation.append(text)
                 flusher.due()
         return reply.usage
+
+    async def _store_end(
+        self, opened: _Opened, text: str, status: MessageStatus | None, usage: Usage | None
+    ) -> Message | Closed:
+        """Stores the reply's end, again while the database cannot answer (the
+        lease kept meanwhile), for as long as a lease lasts; a reply whose text the
+        database refuses is stored FAILED without it, so that the session is freed."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._limits.lease_seconds
+        pause = _STORE_RETRY_FIRST
+        while True:
+            try:
+                return await self._close(opened, text, status, usage)
+            except DatabaseUnavailable:
+                if loop.time() + pause > give_up:
+                    raise
+            except Exception:
+                if status is None or not text:
+                    raise
+                text, status = "", MessageStatus.FAILED
+                continue
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _STORE_RETRY_MAX)
 
     async def _close(
         self, opened: _Opened, text: str, status: MessageStatus | None, usage: Usage | None

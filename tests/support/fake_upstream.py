@@ -59,6 +59,8 @@ class Script:
     """Drop the connection after this many tokens."""
     malformed_after: int | None = None
     """Send a chunk that is not JSON after this many tokens."""
+    nul_after: int | None = None
+    """Send a piece of text holding U+0000 after this many tokens."""
     set_cookie: str | None = None
     """A `Set-Cookie` header on the reply."""
     end_lag: float = 0.0
@@ -108,6 +110,8 @@ def _event(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
 
+NUL_TEXT = "nul\u0000byte"
+_NUL_CHUNK = _event({"choices": [{"index": 0, "delta": {"content": NUL_TEXT}}]})
 _ROLE = _event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
 _FINISH = _event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
 
@@ -193,6 +197,8 @@ class FakeUpstream:
                 return response
             if index == script.malformed_after:
                 await response.write(b'data: {"choices": [{"delta": \n\n')
+            if index == script.nul_after:
+                await response.write(_NUL_CHUNK)
             if script.delay:
                 await asyncio.sleep(script.delay)
             if script.ping:

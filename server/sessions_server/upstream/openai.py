@@ -70,7 +70,9 @@ class Progress:
                 except (ValueError, TypeError, AttributeError):
                     self.failure = UpstreamUnavailable("the model endpoint sent a malformed reply")
                     break
-        return text
+        # PostgreSQL's text cannot hold U+0000: the reply carries U+FFFD in its place,
+        # streamed as stored.
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
     def _take(self, chunk: Any) -> str:
         if "error" in chunk:
