@@ -5,6 +5,7 @@ the server serves again once the database is back, without being restarted."""
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import grpc
 import pytest
 from sessions_client import pb, pb_grpc
@@ -14,6 +15,7 @@ from sessions_server.config import Settings
 
 from tests.conftest import Owner, Stub
 from tests.support.cluster import Cluster, throwaway_cluster
+from tests.support.database import asyncpg_url
 from tests.support.rpc import reason, retried
 
 UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
@@ -92,3 +94,50 @@ async def test_send_while_the_database_is_down_is_unavailable_then_works_once_it
     assert responses[-1].completed.assistant_message.content == "once it is back"
     got = await retried(_get(served, owner, session_id), UNAVAILABLE)
     assert [m.content for m in got.messages] == ["once it is back", "once it is back"]
+
+
+async def test_calls_while_the_database_refuses_connections_are_unavailable(
+    served: Stub, cluster: Cluster, owner: Owner
+) -> None:
+    """As during crash recovery ("the database system is starting up", 57P03): every
+    RPC, Send included, is UNAVAILABLE DATABASE_UNAVAILABLE, never INTERNAL."""
+    created = await served.Create(pb.CreateRequest(name="chat", model="m"), metadata=owner.md)
+    session_id = created.session.id
+    await asyncio.to_thread(cluster.stop, "immediate")
+    await asyncio.to_thread(cluster.start, refusing=True)
+    await _until_it_refuses(cluster)
+
+    calls: list[Callable[[], Awaitable[object]]] = [
+        _send(served, owner, session_id, "while it refuses"),
+        _get(served, owner, session_id),
+        lambda: served.Create(pb.CreateRequest(name="new", model="m"), metadata=owner.md),
+        lambda: served.List(pb.ListRequest(), metadata=owner.md),
+        lambda: served.Manage(
+            pb.ManageRequest(session_id=session_id, star=pb.Star()), metadata=owner.md
+        ),
+    ]
+    for _ in range(3):  # each pooled connection is found dead once, then none can be made
+        for call in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await call()
+            assert reason(raised.value) == UNAVAILABLE
+
+    await asyncio.to_thread(cluster.stop)
+    await asyncio.to_thread(cluster.start)
+    responses = await retried(_send(served, owner, session_id, "once it is back"), UNAVAILABLE)
+    assert responses[-1].completed.assistant_message.content == "once it is back"
+
+
+async def _until_it_refuses(cluster: Cluster) -> None:
+    """Until the server is up and answers connections with 57P03."""
+    for _ in range(100):
+        try:
+            connection = await asyncpg.connect(asyncpg_url(cluster.url))
+        except asyncpg.CannotConnectNowError:
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        await connection.close()
+        raise AssertionError("the database accepts connections")
+    raise AssertionError("the database did not come up")

@@ -19,6 +19,7 @@
     ├── ShuttingDown               UNAVAILABLE          SHUTTING_DOWN
     ├── EventsUnavailable          UNAVAILABLE          EVENTS_UNAVAILABLE
     ├── DatabaseUnavailable        UNAVAILABLE          DATABASE_UNAVAILABLE
+    ├── DatabaseConflict           ABORTED              DATABASE_CONFLICT
     └── UpstreamError
         ├── UpstreamUnavailable    UNAVAILABLE          UPSTREAM_UNAVAILABLE
         ├── UpstreamRateLimited    RESOURCE_EXHAUSTED   UPSTREAM_RATE_LIMITED
@@ -173,6 +174,15 @@ class DatabaseUnavailable(ServiceError):
     code = "UNAVAILABLE"
     reason = "DATABASE_UNAVAILABLE"
     default_message = "the database is unavailable; retry"
+
+
+class DatabaseConflict(ServiceError):
+    """PostgreSQL rolled the call's transaction back to let a concurrent one through
+    (a deadlock or serialization failure); nothing of it was committed."""
+
+    code = "ABORTED"
+    reason = "DATABASE_CONFLICT"
+    default_message = "the call conflicted with a concurrent one and changed nothing; retry"
 
 
 class UpstreamError(ServiceError):

@@ -68,21 +68,33 @@ class Cluster:
         log = self.data_dir / "server.log"
         return log.read_text(errors="replace") if log.exists() else ""
 
-    def start(self) -> None:
+    def start(self, *, refusing: bool = False) -> None:
+        """Starts the server; `refusing`: as a standby with no primary and hot
+        standby off, which answers every connection "the database system is not
+        accepting connections" (SQLSTATE 57P03), as a server in crash recovery does,
+        until it is stopped and started again without it."""
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 "
             f"-c unix_socket_directories={self.data_dir} -c fsync=off"
         )
-        pgdata = str(self.data_dir / "pgdata")
+        pgdata = self.data_dir / "pgdata"
+        standby = pgdata / "standby.signal"
+        if refusing:
+            standby.touch()
+            if self.user is not None:
+                os.chown(standby, self.user.pw_uid, self.user.pw_gid)
+            options += " -c hot_standby=off"
+        else:
+            standby.unlink(missing_ok=True)
         self._run(
             "pg_ctl",
             "-D",
-            pgdata,
+            str(pgdata),
             "-l",
             str(self.data_dir / "server.log"),
             "-o",
             options,
-            "-w",
+            "-W" if refusing else "-w",
             "start",
         )
 

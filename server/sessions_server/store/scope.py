@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from sessions_server.errors import DatabaseUnavailable
+from sessions_server.errors import DatabaseConflict, DatabaseUnavailable, ServiceError
 
 # One constant statement, so asyncpg prepares it once per connection.
 _SET_OWNER = sa.select(sa.func.set_config("sessions.owner", sa.bindparam("owner"), True))
@@ -58,12 +58,20 @@ class Store:
         """The rows of `statement`, run on a pooled connection's asyncpg driver
         outside any explicit transaction: one round trip, no BEGIN or COMMIT, and
         none of SQLAlchemy's per-statement work. For statements that bind the owner
-        themselves (the functions of migration 0008). Failures are mapped as in
-        `scope`; a lost connection is dropped from the pool rather than reused.
+        themselves (the functions of `sql/`). Failures are mapped as in `scope`; a
+        lost connection is dropped from the pool rather than reused; a deadlock or
+        serialization failure is tried once more.
 
         The connection is taken from the pool bare: an `AsyncConnection` around it
         would cost about 60 µs more CPU per call, for nothing used here.
         """
+        try:
+            return await self._fetch(statement, arguments)
+        except DatabaseConflict:
+            # One statement, rolled back whole: running it again is safe.
+            return await self._fetch(statement, arguments)
+
+    async def _fetch(self, statement: str, arguments: tuple[Any, ...]) -> list[asyncpg.Record]:
         with _database_failures():
             pooled = await self.engine.raw_connection()
             try:
@@ -82,6 +90,9 @@ class Store:
                 await greenlet_spawn(pooled.close)
 
 
+_CONFLICTS = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+"""Transactions PostgreSQL rolled back to let another through: a retry may pass."""
+
 _LOST = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -95,8 +106,9 @@ _LOST = (
 
 @contextmanager
 def _database_failures() -> Iterator[None]:
-    """Raises `DatabaseUnavailable` in place of a failure that means the database
-    cannot serve now; lets every other exception through as it is."""
+    """Raises a `DatabaseUnavailable` (or `DatabaseConflict`) in place of a failure
+    that means the database cannot serve now; lets every other exception through
+    as it is. The one place where database failures become service errors."""
     try:
         yield
     except Exception as error:
@@ -105,18 +117,27 @@ def _database_failures() -> Iterator[None]:
         raise unavailable from error
 
 
-def _unavailable(error: Exception) -> DatabaseUnavailable | None:
-    """What the caller is told when `error` means the database cannot serve now;
-    None for any other failure."""
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
+def _unavailable(error: BaseException) -> ServiceError | None:
+    """What the caller is told when `error`, or an error it was raised from, means
+    the database cannot serve now; None for any other failure. SQLAlchemy raises
+    the driver's errors wrapped (`DBAPIError.orig`) or adapted (`__cause__`), and
+    some, such as a refused connection, bare."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return DatabaseUnavailable()
-        cause = error.orig.__cause__ if error.orig is not None else None
-        return _unavailable(cause) if isinstance(cause, Exception) else None
-    if isinstance(error, asyncpg.QueryCanceledError):
-        return DatabaseUnavailable("the database did not answer within the statement timeout")
-    if isinstance(error, PoolTimeout):
-        return DatabaseUnavailable("no database connection was free in time")
-    if isinstance(error, _LOST):
-        return DatabaseUnavailable()
+        if isinstance(seen, asyncpg.QueryCanceledError):
+            return DatabaseUnavailable("the database did not answer within the statement timeout")
+        if isinstance(seen, asyncpg.LockNotAvailableError):
+            return DatabaseUnavailable("a lock was not granted within the lock timeout")
+        if isinstance(seen, PoolTimeout):
+            return DatabaseUnavailable("no database connection was free in time")
+        if isinstance(seen, _CONFLICTS):
+            return DatabaseConflict()
+        if isinstance(seen, _LOST):
+            return DatabaseUnavailable()
+        if isinstance(seen, DBAPIError) and seen.orig is not None:
+            seen = seen.orig
+        else:
+            seen = seen.__cause__
     return None
