@@ -14,6 +14,7 @@ from sessions_client import pb
 from sessions_server import events
 from sessions_server.app import App
 from sessions_server.auth import Actor, Principal
+from sessions_server.config import Settings
 from sessions_server.events import EventHub
 from sessions_server.store import Store
 from sessions_server.store.events import CHANNEL
@@ -89,11 +90,16 @@ async def test_a_watch_opening_while_an_event_commits_delivers_that_event(
 
 
 async def test_a_watch_that_outlasts_its_mark_has_it_renewed_and_keeps_being_notified(
-    stub: Stub, server: App, database_url: str, owner: Owner, monkeypatch: pytest.MonkeyPatch
+    stub: Stub,
+    server: App,
+    database_url: str,
+    settings: Settings,
+    owner: Owner,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(events, "MARK_SECONDS", 0.6)
     store = Store(server.engine)
-    hub = EventHub(database_url, store)
+    hub = EventHub(database_url, store, settings.database_connect_timeout)
     await hub.start()
     session = await new_session(stub, owner)
     try:

@@ -131,7 +131,9 @@ async def test_watcher_that_falls_behind_the_retention_is_ended_expired(
     position pruned before it read them, it is told so rather than skipping them."""
     session = await create(stub, owner, "s")
     store = Store(server.engine)
-    watching = WatchOperations(store, EventHub(database_url, store))
+    watching = WatchOperations(
+        store, EventHub(database_url, store, settings.database_connect_timeout)
+    )
     principal = Principal(owner.name, Actor.USER)
     async with watching.open(principal, after_event_id=0) as events:
         await stub.Manage(

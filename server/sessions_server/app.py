@@ -36,6 +36,12 @@ STOP_MARGIN = 1.0
 """Seconds past the grace that calls get to send the status their stopped replies
 ended with, before the server cancels them."""
 
+WRITE_BACK_SECONDS = 2.0
+"""Seconds past the grace (and its margin) that storing the stopped replies and
+giving their leases back may take before it is abandoned."""
+CLOSE_SECONDS = 1.0
+"""Seconds each closing step (connections, listener, pools) may take."""
+
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SessionService"].full_name
 
 
@@ -55,11 +61,12 @@ class App:
     events: EventHub
     pruner: Pruner
 
-    async def stop(self, grace: float | None) -> None:
+    async def stop(self, grace: float | None) -> bool:
         """Drains the server: health turns NOT_SERVING, new calls are refused, replies
         being generated get `grace` seconds (then they are stopped, stored, and their
         Sends told SHUTTING_DOWN), other calls a moment more (then they are
-        cancelled)."""
+        cancelled). Bounded whatever the database does: True when every reply and
+        lease was written back, False when some were abandoned."""
         await self.health.enter_graceful_shutdown()
         # Watchers and attachers of other replicas' replies have nothing to finish:
         # they end at once, UNAVAILABLE, and resume on another replica.
@@ -68,13 +75,27 @@ class App:
         stopping = asyncio.create_task(
             self.server.stop(None if grace is None else grace + STOP_MARGIN)
         )
-        await self.sends.drain(grace)
+        clean = True
+        try:
+            async with asyncio.timeout((grace or 0) + STOP_MARGIN + WRITE_BACK_SECONDS):
+                await self.sends.drain(grace)
+        except TimeoutError:
+            clean = False
+            log.error("shutdown: replies and leases left unwritten were abandoned (no database)")
         await stopping
-        await self.upstream.aclose()
-        await self.events.close()
-        await self.pruner.stop()
-        await self.engine.dispose()
+        for closing in (
+            self.upstream.aclose(),
+            self.events.close(),
+            self.pruner.stop(),
+            self.engine.dispose(),
+        ):
+            try:
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await closing
+            except TimeoutError:
+                log.warning("shutdown: a connection did not close in time; left to the exit")
         self.metrics.close()
+        return clean
 
 
 class MigrationsPending(RuntimeError):
@@ -99,7 +120,7 @@ async def build_server(settings: Settings, database_url: str) -> App:
     """
     auth = authenticator(settings)
     tls = transport.credentials(settings)
-    if await database.pending_migrations(database_url):
+    if await database.pending_migrations(database_url, settings.database_connect_timeout):
         raise MigrationsPending("the database schema is behind: run `sessions-server migrate`")
     engine = database.create_engine(database_url, settings)
     if not await database.row_security_applies(engine):
@@ -107,7 +128,9 @@ async def build_server(settings: Settings, database_url: str) -> App:
     registry = Registry.from_file(settings.endpoints_file)
     store = Store(engine)
     generations = Generations()
-    events = EventHub(database_url, store, {REPLY_CHANNEL: generations})
+    events = EventHub(
+        database_url, store, settings.database_connect_timeout, {REPLY_CHANNEL: generations}
+    )
     await events.start()
     pruner = Pruner(
         database.create_engine(

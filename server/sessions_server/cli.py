@@ -5,6 +5,7 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 import warnings
 
 import uvloop
@@ -12,12 +13,25 @@ import uvloop
 from sessions_server import database
 from sessions_server.app import build_server
 from sessions_server.config import Settings
+from sessions_server.store.scope import database_failure
 
 log = logging.getLogger("sessions_server")
 
 
-async def serve(settings: Settings, url: str) -> None:
-    app = await build_server(settings, url)
+EXIT_ABANDONED = 1
+"""Stopped, but replies or leases could not be written back (the database did not
+answer within the grace period and its margin)."""
+EXIT_UNREACHABLE = 3
+"""The database could not be reached at start."""
+
+
+async def serve(settings: Settings, url: str) -> int:
+    """Serves until SIGTERM or SIGINT; the process's exit code."""
+    try:
+        app = await build_server(settings, url)
+    except Exception as error:
+        _exit_if_unreachable(error, url)
+        raise
     _freeze_startup_heap()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -25,8 +39,26 @@ async def serve(settings: Settings, url: str) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("shutting down: %.1f s for calls in flight", settings.shutdown_grace)
-    await app.stop(settings.shutdown_grace)
+    if not await app.stop(settings.shutdown_grace):
+        return EXIT_ABANDONED
     log.info("stopped")
+    return 0
+
+
+def _exit_if_unreachable(error: Exception, url: str) -> None:
+    """Ends the process in one log line when `error` says the database at `url`
+    cannot be reached."""
+    if database_failure(error) is not None:
+        log.error("cannot reach the database at %s: %s", database.describe(url), _cause(error))
+        sys.exit(EXIT_UNREACHABLE)
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost reason of `error`, in one line."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def _freeze_startup_heap() -> None:
@@ -55,7 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     url = database.database_url(settings)
     if args.command == "migrate":
-        database.migrate(url, settings.database_role)
+        try:
+            database.migrate(url, settings.database_role, settings.database_connect_timeout)
+        except Exception as error:
+            _exit_if_unreachable(error, url)
+            raise
         log.info("migrations applied")
         return
-    uvloop.run(serve(settings, url))
+    sys.exit(uvloop.run(serve(settings, url)))

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=10_000, gt=0)
     """PostgreSQL statement_timeout of every connection."""
 
+    database_connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to open a database connection (at start, for the pool, for the
+    listener) before the database counts as unreachable."""
+
     database_role: str = Field(default=DEFAULT_DATABASE_ROLE, pattern=ROLE_PATTERN)
     """Role the service acts as in PostgreSQL (row-level security applies to it);
     empty = the login user itself. Migrations create it and run as the login user."""

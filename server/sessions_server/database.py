@@ -40,6 +40,12 @@ def start_embedded(data_dir: Path) -> str:
     return uri.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def describe(url: str) -> str:
+    """Where `url` points, for a log line (no user, no password)."""
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
 def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
@@ -63,7 +69,10 @@ def create_engine(
     role = settings.database_role if role is None else role
     if role:
         server_settings["role"] = role
-    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    connect_args: dict[str, Any] = {
+        "server_settings": server_settings,
+        "timeout": settings.database_connect_timeout,
+    }
     pool_size = pool_size or settings.db_pool_size
     return create_async_engine(
         url,
@@ -83,24 +92,33 @@ def create_engine(
     )
 
 
-def alembic_config(url: str | None = None, role: str = DEFAULT_DATABASE_ROLE) -> Config:
+def alembic_config(
+    url: str | None = None,
+    role: str = DEFAULT_DATABASE_ROLE,
+    connect_timeout: float | None = None,
+) -> Config:
     """Alembic's configuration; `role` is the service role the migrations grant to."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["database_role"] = role
+    config.attributes["connect_timeout"] = connect_timeout
     return config
 
 
-def migrate(url: str, role: str = DEFAULT_DATABASE_ROLE) -> None:
+def migrate(
+    url: str, role: str = DEFAULT_DATABASE_ROLE, connect_timeout: float | None = None
+) -> None:
     """Applies every pending migration as the login user of `url` (blocking; runs
     its own event loop)."""
-    command.upgrade(alembic_config(url, role), "head")
+    command.upgrade(alembic_config(url, role, connect_timeout), "head")
 
 
-async def pending_migrations(url: str) -> bool:
-    """Whether the database is behind the code's newest migration.
+async def pending_migrations(url: str, connect_timeout: float) -> bool:
+    """Whether the database is behind the code's newest migration; the first
+    contact with it, bounded by `connect_timeout` seconds to connect and as many
+    to answer.
 
     Asked as the login user: the service role may not exist before migrating.
     """
@@ -109,7 +127,11 @@ async def pending_migrations(url: str) -> bool:
     def current(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = create_async_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={"timeout": connect_timeout, "command_timeout": connect_timeout},
+    )
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(current) != head

@@ -42,7 +42,6 @@ from sessions_server.store.events import CHANNEL
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10.0
 # A connection can die without a word (a cut network): it is probed this often.
 PING_INTERVAL = 5.0
 PING_TIMEOUT = 5.0
@@ -109,9 +108,14 @@ class EventHub:
     """The process's listener and its registry of watchers, by owner."""
 
     def __init__(
-        self, database_url: str, store: Store, others: Mapping[str, Listener] | None = None
+        self,
+        database_url: str,
+        store: Store,
+        connect_timeout: float,
+        others: Mapping[str, Listener] | None = None,
     ) -> None:
         self._dsn = direct_dsn(database_url)
+        self._connect_timeout = connect_timeout
         self._store = store
         self._others = dict(others or {})
         self._watchers: dict[str, set[Subscription]] = {}
@@ -128,7 +132,7 @@ class EventHub:
             asyncio.create_task(self._renew_marks(), name="events-marks"),
         ]
         try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
+            async with asyncio.timeout(self._connect_timeout):
                 await self._listening.wait()
         except TimeoutError:
             await self.close()
@@ -206,7 +210,7 @@ class EventHub:
             try:
                 connection = await asyncpg.connect(
                     self._dsn,
-                    timeout=CONNECT_TIMEOUT,
+                    timeout=self._connect_timeout,
                     server_settings={"application_name": APPLICATION_NAME},
                 )
             except Exception as error:

@@ -9,6 +9,7 @@ unprivileged system user (`postgres` where it exists, else `nobody`).
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -100,6 +101,27 @@ class Cluster:
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data_dir / "pgdata"), "-m", mode, "-w", "stop")
+
+    def processes(self) -> list[int]:
+        """The pids of the server and of its backends and workers."""
+        postmaster = int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the server stopped (SIGSTOP) until the block ends: it
+        accepts connections into its backlog and answers nothing."""
+        stopped = self.processes()
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
 
     def restart(self) -> None:
         self.stop()

@@ -95,6 +95,20 @@ async def start_server(
 
     With no `database_url` the process starts its embedded PostgreSQL.
     """
+    server = launch_server(database_url, log_dir, env)
+    try:
+        server.address = f"127.0.0.1:{await _bound_port(server)}"
+        await wait_serving(server.address)
+    except TimeoutError:
+        server.stop()
+        raise TimeoutError(f"server did not start:\n{server.log()}") from None
+    return server
+
+
+def launch_server(
+    database_url: str | None, log_dir: Path, env: Mapping[str, str] | None = None
+) -> ServerProcess:
+    """`sessions-server serve` just started, in its own process (no address yet)."""
     log_path = log_dir / f"server-{uuid.uuid4().hex[:8]}.log"
     environment = {
         **os.environ,
@@ -112,11 +126,4 @@ async def start_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, "", log_path)
-    try:
-        server.address = f"127.0.0.1:{await _bound_port(server)}"
-        await wait_serving(server.address)
-    except TimeoutError:
-        server.stop()
-        raise TimeoutError(f"server did not start:\n{server.log()}") from None
-    return server
+    return ServerProcess(process, "", log_path)

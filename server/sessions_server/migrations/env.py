@@ -16,7 +16,11 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    timeout = context.config.attributes.get("connect_timeout")
+    engine = create_async_engine(
+        context.config.get_main_option("sqlalchemy.url") or "",
+        connect_args={} if timeout is None else {"timeout": timeout},
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -112,12 +112,12 @@ def _database_failures() -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if (unavailable := _unavailable(error)) is None:
+        if (unavailable := database_failure(error)) is None:
             raise
         raise unavailable from error
 
 
-def _unavailable(error: BaseException) -> ServiceError | None:
+def database_failure(error: BaseException) -> ServiceError | None:
     """What the caller is told when `error`, or an error it was raised from, means
     the database cannot serve now; None for any other failure. SQLAlchemy raises
     the driver's errors wrapped (`DBAPIError.orig`) or adapted (`__cause__`), and
