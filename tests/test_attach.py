@@ -9,7 +9,7 @@ from sessions_client import pb
 
 from tests.conftest import Owner, Stub
 from tests.fixtures_replicas import Replicas
-from tests.support.attaching import attach, attach_error, detached, offsets
+from tests.support.attaching import attach, attach_error, detached, offsets, streaming
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.rpc import field_violations, reason
 from tests.support.sending import (
@@ -66,12 +66,8 @@ async def test_attach_mid_reply_gets_the_stored_text_then_the_live_deltas(
     attaching = generating if where == "same" else replicas.b.stub
     session = await new_session(generating, owner)
     script = Script(tokens=40, delay=0.02)
-    call = generating.Send(
-        pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
-    )
-    await read(call)
-    for _ in range(3):
-        await read(call)
+    request = pb.SendRequest(session_id=session.id, content=script.say())
+    call, _ = await streaming(generating, owner, request, deltas=3)
 
     attached = await attach(attaching, owner, session.id)
     sent = await read_rest(call)

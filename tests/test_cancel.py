@@ -11,7 +11,7 @@ from sessions_client import pb
 
 from tests.conftest import Owner, Stub
 from tests.fixtures_replicas import Replicas
-from tests.support.attaching import attach, detached
+from tests.support.attaching import attach, detached, streaming
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.rpc import field_violations, reason
 from tests.support.sending import (
@@ -51,12 +51,8 @@ async def test_cancel_stops_the_endpoint_within_a_second_and_ends_the_send_incom
     cancelling = generating if where == "same" else replicas.b.stub
     session = await new_session(generating, owner)
     script = Script(tokens=500, delay=0.02)
-    call = generating.Send(
-        pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
-    )
-    started = await read(call)
-    for _ in range(5):
-        await read(call)
+    request = pb.SendRequest(session_id=session.id, content=script.say())
+    call, started = await streaming(generating, owner, request, deltas=5)
 
     asked = time.monotonic()
     answer = await cancel(cancelling, owner, session.id)

@@ -9,15 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
-import grpc
 import pytest
-from sessions_client import pb, pb_grpc
-from sessions_server.app import build_server
+from sessions_client import pb
 from sessions_server.config import Settings
 
 from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.sending import messages, new_session, read, read_rest, streamed_text
+from tests.support.servers import server_with
 from tests.support.watching import Watcher
 
 
@@ -75,12 +74,8 @@ async def _reply_row(
 @pytest.fixture
 async def unflushed(settings: Settings, database_url: str) -> AsyncIterator[Stub]:
     """A server with SESSIONS_REPLY_FLUSH_MS=0."""
-    app = await build_server(settings.model_copy(update={"reply_flush_ms": 0}), database_url)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            yield pb_grpc.SessionServiceStub(channel)
-    finally:
-        await app.stop(None)
+    async with server_with(settings, database_url, reply_flush_ms=0) as stub:
+        yield stub
 
 
 async def test_flush_0_stores_the_text_once_at_the_end(

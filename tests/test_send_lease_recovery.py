@@ -5,6 +5,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -87,14 +88,22 @@ async def test_lease_outlives_its_length_while_the_reply_streams(
         assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
 
 
-async def test_killed_server_keeps_the_flushed_reply_settled_incomplete_after_the_lease(
+@dataclass
+class Doomed:
+    """A replica of the test's own, to be killed mid-reply, and a survivor."""
+
+    process: ServerProcess
+    stub: Stub
+    survivor: Stub
+
+
+@pytest.fixture
+async def doomed(
     database_url: str,
     replica_env: dict[str, str],
     replicas: tuple[ServerProcess, ServerProcess],
     tmp_path: Path,
-    owner: Owner,
-    fake_upstream: FakeUpstream,
-) -> None:
+) -> AsyncIterator[Doomed]:
     _, survivor = replicas
     victim = await start_server(database_url, tmp_path, replica_env)
     try:
@@ -102,72 +111,66 @@ async def test_killed_server_keeps_the_flushed_reply_settled_incomplete_after_th
             grpc.aio.insecure_channel(victim.address) as v,
             grpc.aio.insecure_channel(survivor.address) as s,
         ):
-            session = await new_session(stub_of(v), owner)
-            script = Script(tokens=500, delay=0.02)
-            call = stub_of(v).Send(
-                pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
-            )
-            for _ in range(4):
-                await read(call)
-            flushed = await _flushed_text(stub_of(s), owner, session.id)
-
-            victim.kill()
-            killed = time.monotonic()
-            _, held = await send_until_error(stub_of(s), owner, session.id, Script().say())
-            assert reason(held) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
-            later = Script(tokens=2)
-            after = await _send_once_free(stub_of(s), owner, session.id, later.say())
-
-            assert time.monotonic() - killed < LEASE_SECONDS + 3
-            assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
-            stored = await messages(stub_of(s), owner, session.id)
-            assert [(m.role, m.status) for m in stored] == [
-                (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE),
-                (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_INCOMPLETE),
-                (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE),
-                (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_COMPLETE),
-            ]
-            cut = stored[1].content
-            assert cut.startswith(flushed)
-            assert script.reply.startswith(cut)
-            assert len(cut) < len(script.reply)
-            assert [m.content for m in stored[2:]] == [later.say(), later.reply]
+            yield Doomed(victim, stub_of(v), stub_of(s))
     finally:
         victim.stop()
+
+
+async def test_killed_server_keeps_the_flushed_reply_settled_incomplete_after_the_lease(
+    doomed: Doomed, owner: Owner, fake_upstream: FakeUpstream
+) -> None:
+    survivor = doomed.survivor
+    session = await new_session(doomed.stub, owner)
+    script = Script(tokens=500, delay=0.02)
+    call = doomed.stub.Send(
+        pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+    )
+    for _ in range(4):
+        await read(call)
+    flushed = await _flushed_text(survivor, owner, session.id)
+
+    doomed.process.kill()
+    killed = time.monotonic()
+    _, held = await send_until_error(survivor, owner, session.id, Script().say())
+    assert reason(held) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
+    later = Script(tokens=2)
+    after = await _send_once_free(survivor, owner, session.id, later.say())
+
+    assert time.monotonic() - killed < LEASE_SECONDS + 3
+    assert after[-1].completed.assistant_message.status == pb.MESSAGE_STATUS_COMPLETE
+    stored = await messages(survivor, owner, session.id)
+    assert [(m.role, m.status) for m in stored] == [
+        (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE),
+        (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_INCOMPLETE),
+        (pb.ROLE_USER, pb.MESSAGE_STATUS_COMPLETE),
+        (pb.ROLE_ASSISTANT, pb.MESSAGE_STATUS_COMPLETE),
+    ]
+    cut = stored[1].content
+    assert cut.startswith(flushed)
+    assert script.reply.startswith(cut)
+    assert len(cut) < len(script.reply)
+    assert [m.content for m in stored[2:]] == [later.say(), later.reply]
 
 
 async def test_a_reply_whose_process_died_is_settled_by_get_once_its_lease_lapsed(
-    database_url: str,
-    replica_env: dict[str, str],
-    replicas: tuple[ServerProcess, ServerProcess],
-    tmp_path: Path,
-    owner: Owner,
-    fake_upstream: FakeUpstream,
+    doomed: Doomed, owner: Owner, fake_upstream: FakeUpstream
 ) -> None:
-    _, survivor = replicas
-    victim = await start_server(database_url, tmp_path, replica_env)
-    try:
-        async with (
-            grpc.aio.insecure_channel(victim.address) as v,
-            grpc.aio.insecure_channel(survivor.address) as s,
-        ):
-            session = await new_session(stub_of(v), owner)
-            script = Script(tokens=500, delay=0.02)
-            call = stub_of(v).Send(
-                pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
-            )
-            await read(call)
-            flushed = await _flushed_text(stub_of(s), owner, session.id)
-            victim.kill()
+    survivor = doomed.survivor
+    session = await new_session(doomed.stub, owner)
+    script = Script(tokens=500, delay=0.02)
+    call = doomed.stub.Send(
+        pb.SendRequest(session_id=session.id, content=script.say()), metadata=owner.md
+    )
+    await read(call)
+    flushed = await _flushed_text(survivor, owner, session.id)
+    doomed.process.kill()
 
-            await asyncio.sleep(LEASE_SECONDS + 0.2)
-            _, reply = await messages(stub_of(s), owner, session.id)
+    await asyncio.sleep(LEASE_SECONDS + 0.2)
+    _, reply = await messages(survivor, owner, session.id)
 
-            assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
-            assert reply.content.startswith(flushed)
-            assert await lease_free(stub_of(s), owner, session.id)
-    finally:
-        victim.stop()
+    assert reply.status == pb.MESSAGE_STATUS_INCOMPLETE
+    assert reply.content.startswith(flushed)
+    assert await lease_free(survivor, owner, session.id)
 
 
 async def _flushed_text(stub: Stub, owner: Owner, session_id: str) -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
-from sessions_client import pb, pb_grpc
-from sessions_server.app import build_server
+from sessions_client import pb
 from sessions_server.config import Settings
 
 from tests.conftest import Owner, Stub
@@ -26,6 +25,7 @@ from tests.support.sending import (
     send,
     send_until_error,
 )
+from tests.support.servers import server_with
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +52,10 @@ url = "{fake_upstream.url}"
 models = ["{MODEL}"]
 """
     )
-    update = {"endpoints_file": Path(registry), "statement_timeout_ms": 500}
-    app = await build_server(settings.model_copy(update=update), database_url)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            yield pb_grpc.SessionServiceStub(channel)
-    finally:
-        await app.stop(None)
+    async with server_with(
+        settings, database_url, endpoints_file=Path(registry), statement_timeout_ms=500
+    ) as stub:
+        yield stub
 
 
 async def test_a_request_that_cannot_be_built_frees_the_session_at_once(

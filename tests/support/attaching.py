@@ -44,6 +44,19 @@ async def until_error(
     raise AssertionError(f"the call ended OK after {len(responses)} responses")
 
 
+async def streaming(
+    stub: "Stub", owner: "Owner", request: pb.SendRequest, deltas: int
+) -> tuple["grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]", pb.SendResponse]:
+    """A Send under way: its call, read through `started` and `deltas` deltas, and
+    its `started`."""
+    call = stub.Send(request, metadata=owner.md)
+    started = await call.read()
+    assert isinstance(started, pb.SendResponse)
+    for _ in range(deltas):
+        assert isinstance(await call.read(), pb.SendResponse)
+    return call, started
+
+
 def detached(session_id: str, content: str) -> pb.SendRequest:
     return pb.SendRequest(session_id=session_id, content=content, detach=True)
 
