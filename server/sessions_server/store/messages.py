@@ -4,31 +4,18 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from sessions_server.models import Message, MessageStatus, Role, Usage
 from sessions_server.store.scope import Scope
-from sessions_server.store.tables import messages, reply_chunks, sessions
-
-_FLUSHED = (
-    sa.select(
-        sa.func.string_agg(
-            reply_chunks.c.content,
-            aggregate_order_by(sa.literal_column("''"), reply_chunks.c.start_offset),
-        )
-    )
-    .where(
-        reply_chunks.c.owner == messages.c.owner,
-        reply_chunks.c.session_id == messages.c.session_id,
-        reply_chunks.c.seq == messages.c.seq,
-    )
-    .scalar_subquery()
-)
-
+from sessions_server.store.tables import messages, sessions
 
 _IN_PROGRESS = messages.c.status == int(MessageStatus.IN_PROGRESS)
 _CONTENT = sa.case(
-    (_IN_PROGRESS, messages.c.content + sa.func.coalesce(_FLUSHED, "")),
+    (
+        _IN_PROGRESS,
+        messages.c.content
+        + sa.func.flushed_text(messages.c.owner, messages.c.session_id, messages.c.seq),
+    ),
     else_=messages.c.content,
 )
 """A message's text; of a reply in progress, the text flushed so far."""

@@ -34,6 +34,7 @@ _CREATED = [
     "reply_lock",
     "notify_reply",
     "listen_reply",
+    "flushed_text",
     "settle_reply",
     "send_refusal",
     "claim_lease",
@@ -53,6 +54,7 @@ _NEW_SIGNATURES = [
     "claim_lease(text, uuid, uuid, interval, text, integer, boolean)",
     "send_refusal(text, uuid, text, integer)",
     "settle_reply(text, uuid)",
+    "flushed_text(text, uuid, bigint)",
     "listen_reply(text, uuid, bigint, interval)",
     "notify_reply(text, uuid, bigint, text)",
     "reply_lock(text, uuid, bigint)",
@@ -105,10 +107,7 @@ def downgrade() -> None:
         f"""
         UPDATE messages m SET
             status = {MessageStatus.INCOMPLETE:d},
-            content = m.content || coalesce((
-                SELECT string_agg(c.content, '' ORDER BY c.start_offset) FROM reply_chunks c
-                WHERE (c.owner, c.session_id, c.seq) = (m.owner, m.session_id, m.seq)
-            ), '')
+            content = m.content || flushed_text(m.owner, m.session_id, m.seq)
         WHERE m.status = {MessageStatus.IN_PROGRESS:d}
         """
     )

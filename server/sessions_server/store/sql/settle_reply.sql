@@ -22,10 +22,7 @@ BEGIN
     END IF;
     UPDATE messages m SET
         status = @STATUS_INCOMPLETE@,
-        content = m.content || coalesce((
-            SELECT string_agg(c.content, '' ORDER BY c.start_offset) FROM reply_chunks c
-            WHERE c.owner = p_owner AND c.session_id = p_session_id AND c.seq = settled
-        ), '')
+        content = m.content || flushed_text(p_owner, p_session_id, settled)
     WHERE m.owner = p_owner AND m.session_id = p_session_id AND m.seq = settled
       AND m.status = @STATUS_IN_PROGRESS@;
     DELETE FROM reply_chunks c
