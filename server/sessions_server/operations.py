@@ -18,9 +18,8 @@ from sessions_server.errors import (
     SessionNotFound,
 )
 from sessions_server.models import EventType, ListQuery, Message, NewSession, Page, Session
-from sessions_server.store import Store, replies
+from sessions_server.store import Store
 from sessions_server.store import events as event_rows
-from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
 from sessions_server.store import sessions as session_rows
 
@@ -119,15 +118,9 @@ class SessionOperations:
         if not 0 <= messages_limit <= MAX_MESSAGES_LIMIT:
             raise InvalidArgument.field("messages_limit", f"must be 0..{MAX_MESSAGES_LIMIT}")
         validation.non_negative(before_seq, "before_seq")
-        async with self._store.scope(principal.owner) as scope:
-            await replies.settle(scope, sid)  # a reply whose process died ends here
-            session = await session_rows.get(scope, sid)
-            if messages_limit == 0:
-                return session, [], False
-            found, has_more = await message_rows.newest(
-                scope, sid, messages_limit, before_seq or None
-            )
-            return session, found, has_more
+        return await session_rows.read(
+            self._store, principal.owner, sid, messages_limit, before_seq
+        )
 
     async def list(
         self, principal: Principal, query: ListQuery, page_size: int, page_token: str

@@ -10,13 +10,8 @@ from sessions_server.store.scope import Scope
 from sessions_server.store.tables import messages, sessions
 
 _IN_PROGRESS = messages.c.status == int(MessageStatus.IN_PROGRESS)
-_CONTENT = sa.case(
-    (
-        _IN_PROGRESS,
-        messages.c.content
-        + sa.func.flushed_text(messages.c.owner, messages.c.session_id, messages.c.seq),
-    ),
-    else_=messages.c.content,
+_CONTENT = sa.func.message_text(
+    messages.c.owner, messages.c.session_id, messages.c.seq, messages.c.content, messages.c.status
 )
 """A message's text; of a reply in progress, the text flushed so far."""
 
@@ -34,17 +29,21 @@ def message_columns() -> list[sa.ColumnElement[Any]]:
     ]
 
 
+def usage_of(prompt_tokens: int | None, completion_tokens: int | None) -> Usage | None:
+    """The stored token counts as a Usage; None when the endpoint reported none."""
+    if prompt_tokens is None and completion_tokens is None:
+        return None
+    return Usage(prompt_tokens or 0, completion_tokens or 0)
+
+
 def to_message(row: sa.Row[Any]) -> Message:
-    usage = None
-    if row.prompt_tokens is not None or row.completion_tokens is not None:
-        usage = Usage(row.prompt_tokens or 0, row.completion_tokens or 0)
     return Message(
         seq=row.seq,
         role=Role(row.role),
         content=row.content,
         status=MessageStatus(row.status),
         create_time=row.create_time,
-        usage=usage,
+        usage=usage_of(row.prompt_tokens, row.completion_tokens),
     )
 
 

@@ -6,8 +6,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from sessions_server.errors import SessionNotFound
-from sessions_server.models import ArchivedFilter, Cursor, ListQuery, NewSession, Page, Session
-from sessions_server.store.scope import Scope
+from sessions_server.models import (
+    ArchivedFilter,
+    Cursor,
+    ListQuery,
+    Message,
+    MessageStatus,
+    NewSession,
+    Page,
+    Role,
+    Session,
+)
+from sessions_server.store.messages import usage_of
+from sessions_server.store.scope import Scope, Store
 from sessions_server.store.tables import session_counts, sessions
 
 _COLUMNS = [
@@ -38,6 +49,37 @@ def _record(row: sa.Row[Any] | Any) -> Session:
     """The session of a row that has `_COLUMNS` (and maybe more)."""
     values = row._mapping
     return Session(**{name: values[name] for name in _FIELDS})
+
+
+_GET = "SELECT * FROM get_session($1, $2, $3, $4)"
+_OWN_FIELDS = [name for name in _FIELDS if name not in ("owner", "id")]
+
+
+async def read(
+    store: Store, owner: str, session_id: uuid.UUID, limit: int, before_seq: int
+) -> tuple[Session, list[Message], bool]:
+    """The session, its newest `limit` messages below `before_seq` (0 = from the
+    end), oldest first, and whether older ones exist: one round trip
+    (`sql/get_session.sql`)."""
+    rows = await store.call(_GET, owner, session_id, limit, before_seq)
+    if not rows:
+        raise SessionNotFound()
+    (row,) = rows
+    session = Session(owner=owner, id=session_id, **{name: row[name] for name in _OWN_FIELDS})
+    found = [
+        Message(seq, Role(role), content, MessageStatus(status), created, usage_of(p, c))
+        for seq, role, content, status, created, p, c in zip(
+            row["seqs"],
+            row["roles"],
+            row["contents"],
+            row["statuses"],
+            row["create_times"],
+            row["prompt_tokens"],
+            row["completion_tokens"],
+            strict=True,
+        )
+    ]
+    return session, found, row["has_more"]
 
 
 def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
