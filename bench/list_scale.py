@@ -16,10 +16,8 @@ with a page token built by the server's own encoder.
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
-import sqlalchemy as sa
 import uvloop
 from sessions_client import pb
 from sessions_server import page_tokens
@@ -27,7 +25,6 @@ from sessions_server.config import Settings
 from sessions_server.database import create_engine
 from sessions_server.models import Cursor, ListQuery
 from sessions_server.store import Store
-from sessions_server.store import sessions as session_rows
 
 from bench.common import (
     Load,
@@ -44,6 +41,7 @@ from bench.common import (
     ms,
     server_process,
 )
+from tests.support.page_plans import explain_page
 
 NAME = "list_scale"
 SCALES = {"1k": 1_000, "100k": 100_000, "1M": 1_000_000}
@@ -116,33 +114,22 @@ async def _seed(url: str, label: str, total: int) -> tuple[str, int, str]:
 
 
 async def _explain(url: str, owner: str, token: str) -> list[str]:
-    """EXPLAIN ANALYZE of exactly the statements the server runs for the deep page,
-    captured from the store's own query code."""
+    """EXPLAIN ANALYZE of the deep page's query as the server runs it: the generic
+    plan `list_sessions` keeps for `session_page`, as the owner (row security
+    admits only the owner's rows)."""
     engine = create_engine(url, Settings())
-    statements: list[tuple[str, Any]] = []
-
-    def capture(_c: object, _cur: object, statement: str, parameters: Any, *_: object) -> None:
-        statements.append((statement, parameters))
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
         after = page_tokens.decode(token, owner, ListQuery())
         async with Store(engine).scope(owner) as scope:
-            await session_rows.page(scope, ListQuery(), after, PAGE_SIZE)
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", capture)
-        plans = []
-        # Explained as the owner, as run: row security admits only the owner's rows.
-        async with Store(engine).scope(owner) as scope:
-            connection = scope.connection
-            for statement, parameters in statements:
-                if "FROM session" not in statement:
-                    continue
-                result = await connection.exec_driver_sql(
-                    f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", parameters
-                )
-                plans.append("  " + " ".join(statement.split()))
-                plans.extend(f"    {line}" for (line,) in result)
-        return plans
+            lines = await explain_page(
+                scope.connection,
+                owner,
+                ListQuery(),
+                after,
+                PAGE_SIZE + 1,
+                "ANALYZE, BUFFERS, COSTS OFF",
+            )
+        return ["  session_page (generic plan)", *(f"    {line}" for line in lines)]
     finally:
         await engine.dispose()
 

@@ -1,10 +1,12 @@
 """The List page query is served by the (owner, last_active_time DESC, id DESC) index,
 or for starred-only pages by the same index over starred sessions.
 
-The statement explained is the one the store runs (`store.sessions.page_statement`),
-over a table holding many owners' sessions and freshly analyzed, so the planner
-chooses as it would in production. An index scan in that order needs no Sort: the
-cost of a page does not grow with the owner's session count.
+The query explained is the one `list_sessions` runs (`session_page`, inlined, with
+its starred flag a constant), as a generic plan, the plan a PL/pgSQL function keeps
+for its connection, over a table holding many owners' sessions and freshly
+analyzed, so the planner chooses as it would in production. An index scan in that
+order needs no Sort: the cost of a page does not grow with the owner's session
+count.
 """
 
 import uuid
@@ -17,11 +19,9 @@ import sqlalchemy as sa
 from sessions_server.app import App
 from sessions_server.models import ArchivedFilter, Cursor, ListQuery
 from sessions_server.store import Store
-from sessions_server.store.sessions import page_statement
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from tests.support.page_plans import explain_page
 
 INDEX = "sessions_owner_activity"
 STARRED_INDEX = "sessions_owner_starred_activity"
@@ -31,20 +31,6 @@ MEDIUM = 1_000  # sessions of each of the medium owners
 MEDIUM_OWNERS = 10
 SMALL = 25  # sessions of each of the many small owners
 SMALL_OWNERS = 400
-
-
-class Explain(Executable, ClauseElement):
-    """EXPLAIN (FORMAT JSON) of a statement, compiled with its bound parameters."""
-
-    inherit_cache = False
-
-    def __init__(self, statement: sa.Select[Any]) -> None:
-        self.statement = statement
-
-
-@compiles(Explain, "postgresql")
-def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -113,8 +99,8 @@ async def test_list_page_is_an_index_scan_without_sort(
     # A later page starts about an hour back: inside the big owner's sessions.
     after = Cursor(datetime.now(UTC) - timedelta(hours=1), uuid.uuid4()) if paged else None
     async with Store(server.engine).scope(populated[owner]) as scope:
-        statement = page_statement(scope, query, after, 51)
-        plan = (await scope.connection.execute(Explain(statement))).scalar_one()[0]["Plan"]
+        [explained] = await explain_page(scope.connection, populated[owner], query, after, 51)
+        plan = explained[0]["Plan"]
     nodes = list(_nodes(plan))
     types = [node["Node Type"] for node in nodes]
     assert types[0] == "Limit", types

@@ -20,7 +20,6 @@ from sessions_client import pb
 from sessions_server import database
 from sessions_server.app import App
 from sessions_server.errors import SessionNotFound
-from sessions_server.models import ArchivedFilter, ListQuery
 from sessions_server.store import Scope, Store
 from sessions_server.store import messages as message_rows
 from sessions_server.store import requests as request_rows
@@ -32,7 +31,6 @@ from tests.support import rows
 from tests.support.database import asyncpg_url, fresh_database
 
 TABLES = rows.TABLES
-EVERYTHING = ListQuery(text="", archived=ArchivedFilter.INCLUDE, starred_only=False)
 
 
 @dataclass(frozen=True)
@@ -108,10 +106,27 @@ async def test_store_queries_given_another_owner_find_nothing(
         forged = Scope(scope.connection, victim.owner)
         with pytest.raises(SessionNotFound):
             await session_rows.get(forged, victim_id)
-        page = await session_rows.page(forged, EVERYTHING, None, 100)
-        assert (page.sessions, page.total_size) == ([], 0)
+        [page] = await scope.connection.execute(
+            sa.text(
+                "SELECT count(*) FROM session_page(:owner, 'include', false, '', 'infinity', "
+                "'ffffffff-ffff-ffff-ffff-ffffffffffff', NULL)"
+            ),
+            {"owner": victim.owner},
+        )
+        assert page == (0,)
         assert await message_rows.newest(forged, victim_id, 100) == ([], False)
         assert await request_rows.find(forged, victim.request_id) is None
+
+
+async def test_statements_without_the_owner_set_see_no_row(
+    server: App, victim: Stored, intruder: Stored
+) -> None:
+    """A transaction of the service's role that never named its owner (a statement
+    the store or a stored function ran before `set_config`) reads nothing."""
+    async with server.engine.begin() as connection:
+        for table in TABLES:
+            counted = await connection.scalar(sa.text(f"SELECT count(*) FROM {table}"))
+            assert counted == 0, table
 
 
 async def test_writes_without_owner_filter_change_only_the_scope_owner(

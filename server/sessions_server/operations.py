@@ -17,7 +17,7 @@ from sessions_server.errors import (
     RequestInProgress,
     SessionNotFound,
 )
-from sessions_server.models import EventType, ListQuery, Message, NewSession, Page, Session
+from sessions_server.models import EventType, ListQuery, Message, NewSession, Session
 from sessions_server.store import Store
 from sessions_server.store import events as event_rows
 from sessions_server.store import requests as request_rows
@@ -130,8 +130,7 @@ class SessionOperations:
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         validation.one_line(query.text, "query", max_chars=validation.QUERY_MAX_CHARS)
         after = page_tokens.decode(page_token, principal.owner, query) if page_token else None
-        async with self._store.scope(principal.owner) as scope:
-            page: Page = await session_rows.page(scope, query, after, size)
+        page = await session_rows.page(self._store, principal.owner, query, after, size)
         token = ""
         if page.next_cursor is not None:
             token = page_tokens.encode(page.next_cursor, principal.owner, query)

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from sessions_server.errors import SessionNotFound
 from sessions_server.models import (
-    ArchivedFilter,
     Cursor,
     ListQuery,
     Message,
@@ -19,7 +18,7 @@ from sessions_server.models import (
 )
 from sessions_server.store.messages import usage_of
 from sessions_server.store.scope import Scope, Store
-from sessions_server.store.tables import session_counts, sessions
+from sessions_server.store.tables import sessions
 
 _COLUMNS = [
     sessions.c.owner,
@@ -163,69 +162,30 @@ async def delete(scope: Scope, session_id: uuid.UUID) -> None:
     await scope.connection.execute(sa.delete(sessions).where(_mine(scope, session_id)))
 
 
-def _flag_filters(table: sa.Table, scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
-    """The owner, archived and starred conditions of `query` on `table`."""
-    filters = [table.c.owner == scope.owner]
-    if query.archived is ArchivedFilter.EXCLUDE:
-        filters.append(table.c.archived.is_(False))
-    elif query.archived is ArchivedFilter.ONLY:
-        filters.append(table.c.archived.is_(True))
-    if query.starred_only:
-        filters.append(table.c.starred.is_(True))
-    return filters
+_LIST = "SELECT * FROM list_sessions($1, $2, $3, $4, $5, $6, $7)"
 
 
-def _filters(scope: Scope, query: ListQuery) -> list[sa.ColumnElement[bool]]:
-    filters = _flag_filters(sessions, scope, query)
-    if query.text:
-        # A plain substring test: `%` and `_` are ordinary characters. Under row
-        # security PostgreSQL will not consult column statistics for ILIKE (not
-        # leakproof) and then prefers a full scan and sort; strpos keeps the page
-        # on the (owner, last_active_time, id) index.
-        filters.append(
-            sa.func.strpos(sa.func.lower(sessions.c.name), sa.func.lower(query.text)) > 0
-        )
-    return filters
-
-
-def page_statement(
-    scope: Scope, query: ListQuery, after: Cursor | None, limit: int
-) -> sa.Select[Any]:
-    """The statement behind a List page: up to `limit` rows after `after` in
-    (last_active_time DESC, id DESC) order, which the `sessions_owner_activity`
-    index serves without sorting. Exposed so tests can EXPLAIN the very query."""
-    filters = _filters(scope, query)
-    if after is not None:
-        filters.append(
-            sa.tuple_(sessions.c.last_active_time, sessions.c.id)
-            < sa.tuple_(
-                sa.literal(after.last_active_time, sessions.c.last_active_time.type),
-                sa.literal(after.id, sessions.c.id.type),
-            )
-        )
-    return (
-        sa.select(*_COLUMNS)
-        .where(*filters)
-        .order_by(sessions.c.last_active_time.desc(), sessions.c.id.desc())
-        .limit(limit)
-    )
-
-
-def _total_statement(scope: Scope, query: ListQuery) -> sa.Select[Any]:
-    """How many sessions match: from the per-owner counts when the query has no
-    text (a sum over at most four rows), else by counting the matching rows."""
-    if query.text:
-        return sa.select(sa.func.count()).where(*_filters(scope, query))
-    counted = _flag_filters(session_counts, scope, query)
-    return sa.select(sa.func.coalesce(sa.func.sum(session_counts.c.sessions), 0)).where(*counted)
-
-
-async def page(scope: Scope, query: ListQuery, after: Cursor | None, size: int) -> Page:
-    """One page of `size` sessions and the total count of the query's sessions."""
-    total = int((await scope.connection.execute(_total_statement(scope, query))).scalar_one())
+async def page(store: Store, owner: str, query: ListQuery, after: Cursor | None, size: int) -> Page:
+    """One page of `size` of the owner's sessions that match `query`, after the
+    keyset position `after`, and how many match in all: one round trip
+    (`sql/list_sessions.sql`)."""
     # One row more than the page tells whether another page follows.
-    rows = (await scope.connection.execute(page_statement(scope, query, after, size + 1))).all()
-    found = [_record(row) for row in rows[:size]]
+    rows = await store.call(
+        _LIST,
+        owner,
+        query.archived.value,
+        query.starred_only,
+        query.text,
+        after.last_active_time if after else None,
+        after.id if after else None,
+        size + 1,
+    )
+    total = rows[0]["total"]
+    found = [
+        Session(owner=owner, **{name: row[name] for name in _FIELDS if name != "owner"})
+        for row in rows[:size]
+        if row["id"] is not None
+    ]
     next_cursor = None
     if len(rows) > size:
         last = found[-1]

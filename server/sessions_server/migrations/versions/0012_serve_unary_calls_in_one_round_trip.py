@@ -20,6 +20,8 @@ depends_on = None
 _CREATED = {
     "message_text": "message_text(text, uuid, bigint, text, smallint)",
     "get_session": "get_session(text, uuid, integer, bigint)",
+    "session_page": "session_page(text, text, boolean, text, timestamptz, uuid, integer)",
+    "list_sessions": "list_sessions(text, text, boolean, text, timestamptz, uuid, integer)",
 }
 
 
