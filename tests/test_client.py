@@ -17,7 +17,6 @@ from sessions_client import (
     pb,
 )
 from sessions_server.app import App
-from sessions_server.store import requests
 
 from tests.conftest import Owner
 from tests.support.scripted_service import scripted_server
@@ -56,12 +55,12 @@ async def test_create_repeated_while_the_first_runs_is_retried_until_it_is_over(
     async def refused_once_more() -> bool:
         return aborted() > refused
 
-    key = requests.in_progress_key(owner.name, "create-held")
+    key = (owner.name, "create-held")
     refused = aborted()
-    await admin.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+    await admin.execute("SELECT pg_advisory_lock(request_lock_key($1, $2))", *key)
     creating = asyncio.create_task(client.create("held", "demo", request_id="create-held"))
     await eventually(refused_once_more, interval=0.002)
-    await admin.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+    await admin.execute("SELECT pg_advisory_unlock(request_lock_key($1, $2))", *key)
 
     session = await creating
     assert session.name == "held"

@@ -6,7 +6,6 @@ import uuid
 import asyncpg
 import grpc
 from sessions_client import pb
-from sessions_server.store import requests
 
 from tests.conftest import Owner, Stub
 from tests.support.calls import create, failure, list_all
@@ -151,12 +150,12 @@ async def test_create_repeated_while_the_first_runs_is_aborted_and_stores_nothin
     stub: Stub, owner: Owner, admin: asyncpg.Connection
 ) -> None:
     # The admin connection holds the id as a first call in its transaction would.
-    key = requests.in_progress_key(owner.name, "slow-1")
-    await admin.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+    key = (owner.name, "slow-1")
+    await admin.execute("SELECT pg_advisory_lock(request_lock_key($1, $2))", *key)
     try:
         error = await failure(create(stub, owner.md, "second", request_id="slow-1"))
     finally:
-        await admin.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+        await admin.execute("SELECT pg_advisory_unlock(request_lock_key($1, $2))", *key)
 
     assert reason(error) == (grpc.StatusCode.ABORTED, "REQUEST_IN_PROGRESS")
     assert await list_all(stub, owner.md) == []

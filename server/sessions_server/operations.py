@@ -13,14 +13,9 @@ from sessions_server.auth import Principal
 from sessions_server.endpoints import Registry
 from sessions_server.errors import (
     InvalidArgument,
-    RequestIdReused,
-    RequestInProgress,
-    SessionNotFound,
 )
-from sessions_server.models import EventType, ListQuery, Message, NewSession, Session
+from sessions_server.models import ListQuery, Message, NewSession, Session
 from sessions_server.store import Store
-from sessions_server.store import events as event_rows
-from sessions_server.store import requests as request_rows
 from sessions_server.store import sessions as session_rows
 
 DEFAULT_PAGE_SIZE = 50
@@ -50,10 +45,6 @@ def fingerprint(method: str, payload: object) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-class _KeyTaken(Exception):
-    """The request id was claimed by a transaction that committed first."""
-
-
 class SessionOperations:
     def __init__(self, store: Store, registry: Registry) -> None:
         self._store = store
@@ -77,39 +68,10 @@ class SessionOperations:
         request_id = validation.one_line(
             given.request_id, "request_id", max_chars=validation.REQUEST_ID_MAX_CHARS
         )
-        if not request_id:
-            async with self._store.scope(principal.owner) as scope:
-                session = await session_rows.insert(scope, new)
-                await event_rows.record(scope, session.id, EventType.CREATED)
-                return session
-        digest = fingerprint("Create", [given.name, given.model, new.system_prompt, new.labels])
-        existing = await self._created_before(principal.owner, request_id, digest)
-        if existing is not None:
-            return existing
-        try:
-            async with self._store.scope(principal.owner) as scope:
-                if not await request_rows.hold(scope, request_id):
-                    raise RequestInProgress()
-                session = await session_rows.insert(scope, new)
-                if not await request_rows.claim(scope, request_id, "Create", digest, session.id):
-                    raise _KeyTaken
-                # Last: recording holds the owner's event lock until the commit.
-                await event_rows.record(scope, session.id, EventType.CREATED)
-                return session
-        except _KeyTaken:
-            session_or_none = await self._created_before(principal.owner, request_id, digest)
-            if session_or_none is None:  # the first session was deleted meanwhile
-                raise SessionNotFound() from None
-            return session_or_none
-
-    async def _created_before(self, owner: str, request_id: str, digest: str) -> Session | None:
-        async with self._store.scope(owner) as scope:
-            record = await request_rows.find(scope, request_id)
-            if record is None:
-                return None
-            if record.method != "Create" or record.fingerprint != digest:
-                raise RequestIdReused()
-            return await session_rows.get(scope, record.session_id)
+        digest = ""
+        if request_id:
+            digest = fingerprint("Create", [given.name, given.model, new.system_prompt, new.labels])
+        return await session_rows.create(self._store, principal.owner, new, request_id, digest)
 
     async def get(
         self, principal: Principal, session_id: str, messages_limit: int, before_seq: int

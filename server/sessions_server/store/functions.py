@@ -16,12 +16,9 @@ from sessions_server.store.replies import REPLY_CHANNEL, REPLY_LOCK_SPACE
 _FOLDER = Path(__file__).with_name("sql")
 
 CONSTANTS: dict[str, str] = {
-    "ROLE_USER": str(int(Role.USER)),
-    "ROLE_ASSISTANT": str(int(Role.ASSISTANT)),
-    "STATUS_COMPLETE": str(int(MessageStatus.COMPLETE)),
-    "STATUS_INCOMPLETE": str(int(MessageStatus.INCOMPLETE)),
-    "STATUS_IN_PROGRESS": str(int(MessageStatus.IN_PROGRESS)),
-    "EVENT_MESSAGE_ADDED": str(int(EventType.MESSAGE_ADDED)),
+    **{f"ROLE_{role.name}": str(int(role)) for role in Role},
+    **{f"STATUS_{status.name}": str(int(status)) for status in MessageStatus},
+    **{f"EVENT_{event.name}": str(int(event)) for event in EventType},
     "REPLY_CHANNEL": REPLY_CHANNEL,
     "REPLY_LOCK_SPACE": str(REPLY_LOCK_SPACE),
 }

@@ -1,11 +1,18 @@
 """Queries of the `sessions` table."""
 
+import json
 import uuid
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 
-from sessions_server.errors import SessionNotFound
+from sessions_server.errors import (
+    RequestIdReused,
+    RequestInProgress,
+    ServiceError,
+    SessionNotFound,
+)
 from sessions_server.models import (
     Cursor,
     ListQuery,
@@ -51,7 +58,47 @@ def _record(row: sa.Row[Any] | Any) -> Session:
 
 
 _GET = "SELECT * FROM get_session($1, $2, $3, $4)"
-_OWN_FIELDS = [name for name in _FIELDS if name not in ("owner", "id")]
+_CREATE = "SELECT * FROM create_session($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_LIST = "SELECT * FROM list_sessions($1, $2, $3, $4, $5, $6, $7)"
+_ROW_FIELDS = [name for name in _FIELDS if name != "owner"]
+
+_CREATE_REFUSALS: dict[str, type[ServiceError]] = {
+    "in_progress": RequestInProgress,
+    "reused": RequestIdReused,
+    "gone": SessionNotFound,
+}
+
+
+def _session_of(owner: str, row: asyncpg.Record) -> Session:
+    """The session of a stored function's row, which has every field but the owner."""
+    return Session(owner=owner, **{name: row[name] for name in _ROW_FIELDS})
+
+
+async def create(
+    store: Store, owner: str, new: NewSession, request_id: str, fingerprint: str
+) -> Session:
+    """Stores a new session and its CREATED event, or, for a request_id stored
+    before with the same `fingerprint`, finds the session it made: one round trip
+    (`sql/create_session.sql`)."""
+    arguments = (
+        owner,
+        uuid.uuid4(),
+        new.name,
+        new.model,
+        new.endpoint,
+        new.system_prompt,
+        json.dumps(new.labels),
+        request_id,
+        fingerprint,
+    )
+    try:
+        (row,) = await store.call(_CREATE, *arguments)
+    except asyncpg.UniqueViolationError:
+        # A Send took the request_id meanwhile; asked again, it is found taken.
+        (row,) = await store.call(_CREATE, *arguments)
+    if (refusal := _CREATE_REFUSALS.get(row["outcome"])) is not None:
+        raise refusal()
+    return _session_of(owner, row)
 
 
 async def read(
@@ -64,7 +111,7 @@ async def read(
     if not rows:
         raise SessionNotFound()
     (row,) = rows
-    session = Session(owner=owner, id=session_id, **{name: row[name] for name in _OWN_FIELDS})
+    session = _session_of(owner, row)
     found = [
         Message(seq, Role(role), content, MessageStatus(status), created, usage_of(p, c))
         for seq, role, content, status, created, p, c in zip(
@@ -162,9 +209,6 @@ async def delete(scope: Scope, session_id: uuid.UUID) -> None:
     await scope.connection.execute(sa.delete(sessions).where(_mine(scope, session_id)))
 
 
-_LIST = "SELECT * FROM list_sessions($1, $2, $3, $4, $5, $6, $7)"
-
-
 async def page(store: Store, owner: str, query: ListQuery, after: Cursor | None, size: int) -> Page:
     """One page of `size` of the owner's sessions that match `query`, after the
     keyset position `after`, and how many match in all: one round trip
@@ -181,11 +225,7 @@ async def page(store: Store, owner: str, query: ListQuery, after: Cursor | None,
         size + 1,
     )
     total = rows[0]["total"]
-    found = [
-        Session(owner=owner, **{name: row[name] for name in _FIELDS if name != "owner"})
-        for row in rows[:size]
-        if row["id"] is not None
-    ]
+    found = [_session_of(owner, row) for row in rows[:size] if row["id"] is not None]
     next_cursor = None
     if len(rows) > size:
         last = found[-1]

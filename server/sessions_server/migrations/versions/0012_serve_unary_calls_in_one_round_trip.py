@@ -22,6 +22,8 @@ _CREATED = {
     "get_session": "get_session(text, uuid, integer, bigint)",
     "session_page": "session_page(text, text, boolean, text, timestamptz, uuid, integer)",
     "list_sessions": "list_sessions(text, text, boolean, text, timestamptz, uuid, integer)",
+    "request_lock_key": "request_lock_key(text, text)",
+    "create_session": "create_session(text, uuid, text, text, text, text, jsonb, text, text)",
 }
 
 

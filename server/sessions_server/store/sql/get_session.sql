@@ -4,7 +4,7 @@
 -- has no such session. A reply in progress reads as the text it has flushed.
 CREATE FUNCTION get_session(p_owner text, p_session_id uuid, p_limit integer, p_before bigint)
 RETURNS TABLE (
-    name text, model text, endpoint text, system_prompt text, labels jsonb,
+    id uuid, name text, model text, endpoint text, system_prompt text, labels jsonb,
     message_count bigint, archived boolean, starred boolean, forked_from uuid,
     create_time timestamptz, update_time timestamptz, last_active_time timestamptz,
     seqs bigint[], roles smallint[], contents text[], statuses smallint[],
@@ -16,7 +16,7 @@ BEGIN
     PERFORM set_config('sessions.owner', p_owner, true);
     PERFORM settle_reply(p_owner, p_session_id);
     RETURN QUERY
-    SELECT s.name, s.model, s.endpoint, s.system_prompt, s.labels, s.message_count,
+    SELECT s.id, s.name, s.model, s.endpoint, s.system_prompt, s.labels, s.message_count,
            s.archived, s.starred, s.forked_from, s.create_time, s.update_time,
            s.last_active_time,
            coalesce(array_agg(n.seq ORDER BY n.seq) FILTER (WHERE NOT n.beyond), '{}'),
