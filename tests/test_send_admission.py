@@ -8,7 +8,7 @@ from sessions_client import pb
 from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.rpc import reason
-from tests.support.sending import new_session, read
+from tests.support.sending import eventually, lease_free, new_session, read
 
 
 async def test_a_send_right_after_a_cancelled_one_is_never_too_many_sends(
@@ -17,6 +17,7 @@ async def test_a_send_right_after_a_cancelled_one_is_never_too_many_sends(
     session = await new_session(stub, owner)
     outcomes: list[str] = []
     for _ in range(60):
+        await eventually(lambda: lease_free(stub, owner, session.id))
         first = stub.Send(
             pb.SendRequest(session_id=session.id, content=Script(tokens=50, delay=0.01).say()),
             metadata=owner.md,

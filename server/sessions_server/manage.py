@@ -2,8 +2,9 @@
 
 Rules: a starred session cannot be deleted; the caller's current session cannot
 be deleted; only a user may unstar (an agent may star); truncate and delete wait
-for no Send (a session held by a Send is SESSION_BUSY). Each action runs in one
-transaction with the session row locked, so a rule checked is a rule kept.
+for no Send (a session held by a Send is SESSION_BUSY). Each action is one stored
+function call (`store/sql/manage_session.sql`) that checks the rules with the
+session row locked, so a rule checked is a rule kept.
 """
 
 import uuid
@@ -12,21 +13,19 @@ from dataclasses import dataclass
 from sessions_server import validation
 from sessions_server.auth import Actor, Principal
 from sessions_server.errors import (
+    ServiceError,
     SessionBusy,
     SessionIsCurrent,
     SessionNotFound,
     SessionStarred,
     UnstarForbidden,
 )
-from sessions_server.models import EventType, NewSession, Session
-from sessions_server.store import Scope, Store
-from sessions_server.store import events as event_rows
-from sessions_server.store import messages as message_rows
+from sessions_server.models import Session
+from sessions_server.store import Store
 from sessions_server.store import sessions as session_rows
 
 CURRENT = "current"
 DEFAULT_KEEP_LAST = 10
-FORK_PREFIX = "Fork: "
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,6 @@ class ManageResult:
     deleted: bool = False
 
 
-def fork_name(source_name: str) -> str:
-    """ "Fork: <name>", cut to the name limit and trimmed like every stored name."""
-    return (FORK_PREFIX + source_name)[: validation.NAME_MAX_CHARS].rstrip()
-
-
 def _target(session_id: str, current_session_id: str) -> uuid.UUID:
     if session_id == CURRENT:
         if not current_session_id:
@@ -119,46 +113,46 @@ class ManageOperations:
     ) -> ManageResult:
         action = _checked(action)
         sid = _target(session_id, current_session_id)
-        current = _current_id(current_session_id)
-        async with self._store.scope(principal.owner) as scope:
-            result = await _apply(scope, principal, sid, current, action)
-            await event_rows.record(scope, result.session.id, _event_of(action))
-            return result
+        verb, name, keep = _arguments(action)
+        managed = await session_rows.manage(
+            self._store,
+            principal.owner,
+            sid,
+            verb,
+            name=name,
+            keep=keep,
+            by_user=principal.actor is Actor.USER,
+            current=_current_id(current_session_id),
+        )
+        if managed.session is None:
+            raise _REFUSALS[managed.outcome]()
+        return ManageResult(
+            managed.session,
+            messages_removed=managed.removed,
+            messages_copied=managed.copied,
+            deleted=isinstance(action, Delete),
+        )
 
 
-def _event_of(action: Action) -> EventType:
-    match action:
-        case Delete():
-            return EventType.DELETED
-        case Fork():
-            return EventType.CREATED
-    return EventType.UPDATED
+_REFUSALS: dict[str, type[ServiceError]] = {
+    "missing": SessionNotFound,
+    "starred": SessionStarred,
+    "current": SessionIsCurrent,
+    "busy": SessionBusy,
+    "forbidden": UnstarForbidden,
+}
 
 
-async def _apply(
-    scope: Scope, principal: Principal, sid: uuid.UUID, current: uuid.UUID | None, action: Action
-) -> ManageResult:
+def _arguments(action: Action) -> tuple[str, str | None, int | None]:
+    """The action's name as `manage_session` takes it, its name and its count."""
     match action:
         case Rename(name):
-            return ManageResult(await session_rows.update(scope, sid, name=name))
-        case Archive():
-            return ManageResult(await session_rows.update(scope, sid, archived=True))
-        case Unarchive():
-            return ManageResult(await session_rows.update(scope, sid, archived=False))
-        case Star():
-            return ManageResult(await session_rows.update(scope, sid, starred=True))
-        case Unstar():
-            await session_rows.get(scope, sid)
-            if principal.actor is not Actor.USER:
-                raise UnstarForbidden()
-            return ManageResult(await session_rows.update(scope, sid, starred=False))
-        case Delete():
-            return await _delete(scope, sid, current)
+            return "rename", name, None
         case Truncate(keep_last):
-            return await _truncate(scope, sid, keep_last)
+            return "truncate", None, DEFAULT_KEEP_LAST if keep_last is None else keep_last
         case Fork(keep_first, name):
-            return await _fork(scope, sid, keep_first, name)
-    raise AssertionError(f"unhandled action {action!r}")
+            return "fork", name or None, keep_first or None
+    return type(action).__name__.lower(), None, None
 
 
 def _current_id(current_session_id: str) -> uuid.UUID | None:
@@ -166,40 +160,3 @@ def _current_id(current_session_id: str) -> uuid.UUID | None:
         return uuid.UUID(current_session_id) if current_session_id else None
     except ValueError:
         return None
-
-
-async def _delete(scope: Scope, sid: uuid.UUID, current: uuid.UUID | None) -> ManageResult:
-    session, busy = await session_rows.lock(scope, sid)
-    if session.starred:
-        raise SessionStarred()
-    if sid == current:
-        raise SessionIsCurrent()
-    if busy:
-        raise SessionBusy()
-    await session_rows.delete(scope, sid)
-    return ManageResult(session, messages_removed=session.message_count, deleted=True)
-
-
-async def _truncate(scope: Scope, sid: uuid.UUID, keep_last: int | None) -> ManageResult:
-    session, busy = await session_rows.lock(scope, sid)
-    if busy:
-        raise SessionBusy()
-    keep = DEFAULT_KEEP_LAST if keep_last is None else keep_last
-    removed = await message_rows.keep_newest(scope, sid, keep)
-    session = await session_rows.update(scope, sid, message_count=session.message_count - removed)
-    return ManageResult(session, messages_removed=removed)
-
-
-async def _fork(scope: Scope, sid: uuid.UUID, keep_first: int | None, name: str) -> ManageResult:
-    source = await session_rows.get(scope, sid)
-    new = NewSession(
-        name=name or fork_name(source.name),
-        model=source.model,
-        endpoint=source.endpoint,
-        system_prompt=source.system_prompt,
-        labels=source.labels,
-    )
-    fork = await session_rows.insert(scope, new, forked_from=source.id)
-    copied = await message_rows.copy_oldest(scope, source.id, fork.id, keep_first or None)
-    fork = await session_rows.get(scope, fork.id)
-    return ManageResult(fork, messages_copied=copied)

@@ -6,6 +6,8 @@ import uuid
 from sessions_server.errors import InvalidArgument, SessionNotFound
 
 NAME_MAX_CHARS = 200
+FORK_PREFIX = "Fork: "
+"""A fork is named after its source: this, then the source's name, cut to the limit."""
 SYSTEM_PROMPT_MAX_CHARS = 100_000
 MODEL_MAX_CHARS = 200
 REQUEST_ID_MAX_CHARS = 200

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sessions_server.models import MessageStatus, NewSession, Role
+from sessions_server.models import MessageStatus, Role
 from sessions_server.store import Store
-from sessions_server.store import sessions as session_rows
 from sessions_server.store.tables import messages, sessions
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -94,5 +93,12 @@ async def set_last_active(
 async def add_sessions(engine: AsyncEngine, owner: str, count: int) -> None:
     """`count` sessions named "bulk <i>", in one transaction (so all equally active)."""
     async with Store(engine).scope(owner) as scope:
-        for i in range(count):
-            await session_rows.insert(scope, NewSession(f"bulk {i}", "demo", "echo"))
+        await scope.connection.execute(
+            sa.text(
+                "INSERT INTO sessions (owner, id, name, model, endpoint, create_time, "
+                "update_time, last_active_time) "
+                "SELECT :owner, gen_random_uuid(), 'bulk ' || (n - 1), 'demo', 'echo', "
+                "now(), now(), now() FROM generate_series(1, :count) n"
+            ),
+            {"owner": owner, "count": count},
+        )

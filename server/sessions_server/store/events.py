@@ -1,14 +1,16 @@
 """The events outbox: every change to a session is recorded in its own transaction.
 
-`record` inserts the event and, when some replica watches the owner (`mark_watched`),
-queues a NOTIFY on `CHANNEL`; PostgreSQL delivers the notification only when the
-transaction commits, so listeners never hear of a change that was rolled back.
+The stored function of each write records its event with `record_event`
+(migration 0010), which inserts it and, when some replica watches the owner
+(`mark_watched`), queues a NOTIFY on `CHANNEL`; PostgreSQL delivers the
+notification only when the transaction commits, so listeners never hear of a
+change that was rolled back.
 
 Watchers resume "after event id N", which is only sound if an owner's events
 become visible in id order: were id 11 committed before id 10, a watcher that
-had read 11 would never see 10. `record` therefore takes a per-owner lock (held
-until commit) before the id is drawn, so one owner's events commit in id order.
-Different owners do not wait for each other.
+had read 11 would never see 10. `record_event` therefore takes a per-owner lock
+(held until commit) before the id is drawn, so one owner's events commit in id
+order. Different owners do not wait for each other.
 """
 
 import uuid
@@ -44,28 +46,6 @@ class Bounds:
 
     pruned_through: int
     newest: int
-
-
-# The lock, the insert and the NOTIFY: `record_event` of migration 0010.
-_RECORD = sa.text("SELECT record_event(:owner, :session_id, :type)").bindparams(
-    sa.bindparam("owner", type_=sa.Text),
-    sa.bindparam("session_id", type_=events.c.session_id.type),
-    sa.bindparam("type", type_=sa.SmallInteger),
-)
-
-
-async def record(scope: Scope, session_id: uuid.UUID, type: EventType) -> int:
-    """Records the event and rings NOTIFY (delivered at commit); returns its id.
-
-    Call it last in the transaction: from here to the commit the owner's other
-    writers wait, so nothing after it should wait on them.
-    """
-    event_id: int = (
-        await scope.connection.execute(
-            _RECORD, {"owner": scope.owner, "session_id": session_id, "type": int(type)}
-        )
-    ).scalar_one()
-    return event_id
 
 
 async def mark_watched(scope: Scope, seconds: float) -> None:

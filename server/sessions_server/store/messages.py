@@ -7,9 +7,8 @@ import sqlalchemy as sa
 
 from sessions_server.models import Message, MessageStatus, Role, Usage
 from sessions_server.store.scope import Scope
-from sessions_server.store.tables import messages, sessions
+from sessions_server.store.tables import messages
 
-_IN_PROGRESS = messages.c.status == int(MessageStatus.IN_PROGRESS)
 _CONTENT = sa.func.message_text(
     messages.c.owner, messages.c.session_id, messages.c.seq, messages.c.content, messages.c.status
 )
@@ -70,74 +69,3 @@ async def newest(
     found = [to_message(row) for row in rows[:limit]]
     found.reverse()
     return found, len(rows) > limit
-
-
-async def keep_newest(scope: Scope, session_id: uuid.UUID, keep: int) -> int:
-    """Deletes all but the newest `keep` messages; returns how many went."""
-    kept = (
-        sa.select(messages.c.seq)
-        .where(_of(scope, session_id))
-        .order_by(messages.c.seq.desc())
-        .limit(keep)
-    )
-    result = await scope.connection.execute(
-        sa.delete(messages).where(
-            _of(scope, session_id), messages.c.seq.not_in(kept.scalar_subquery())
-        )
-    )
-    return result.rowcount
-
-
-async def copy_oldest(scope: Scope, source: uuid.UUID, target: uuid.UUID, limit: int | None) -> int:
-    """Copies the oldest `limit` (or all) messages of `source` into `target`, numbered
-    from 1, in one INSERT … SELECT; sets the target's counters; returns the count."""
-    # A reply still in progress is copied as it is now, ended INCOMPLETE: the fork
-    # has no Send to finish it.
-    picked = (
-        sa.select(
-            messages.c.owner,
-            messages.c.seq,
-            messages.c.role,
-            _CONTENT.label("content"),
-            sa.case((_IN_PROGRESS, int(MessageStatus.INCOMPLETE)), else_=messages.c.status).label(
-                "status"
-            ),
-            messages.c.prompt_tokens,
-            messages.c.completion_tokens,
-            messages.c.create_time,
-        )
-        .where(_of(scope, source))
-        .order_by(messages.c.seq)
-        .limit(limit)
-        .subquery()
-    )
-    copied = sa.select(
-        picked.c.owner,
-        sa.literal(target, messages.c.session_id.type),
-        sa.func.row_number().over(order_by=picked.c.seq),
-        picked.c.role,
-        picked.c.content,
-        picked.c.status,
-        picked.c.prompt_tokens,
-        picked.c.completion_tokens,
-        picked.c.create_time,
-    )
-    columns = [
-        "owner",
-        "session_id",
-        "seq",
-        "role",
-        "content",
-        "status",
-        "prompt_tokens",
-        "completion_tokens",
-        "create_time",
-    ]
-    result = await scope.connection.execute(sa.insert(messages).from_select(columns, copied))
-    count = result.rowcount
-    await scope.connection.execute(
-        sa.update(sessions)
-        .where(sessions.c.owner == scope.owner, sessions.c.id == target)
-        .values(message_count=count, next_seq=count + 1)
-    )
-    return count

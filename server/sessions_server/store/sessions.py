@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -43,9 +44,6 @@ _COLUMNS = [
     sessions.c.update_time,
     sessions.c.last_active_time,
 ]
-BUSY = sa.and_(
-    sessions.c.lease_token.is_not(None), sessions.c.lease_expires > sa.func.clock_timestamp()
-)
 
 
 _FIELDS = [column.name for column in _COLUMNS]
@@ -67,6 +65,42 @@ _CREATE_REFUSALS: dict[str, type[ServiceError]] = {
     "reused": RequestIdReused,
     "gone": SessionNotFound,
 }
+
+
+_MANAGE = "SELECT * FROM manage_session($1, $2, $3, $4, $5, $6, $7, $8)"
+
+
+@dataclass(frozen=True)
+class Managed:
+    outcome: str
+    """`DONE`, else why nothing was written (`sql/manage_session.sql`)."""
+    session: Session | None
+    removed: int = 0
+    copied: int = 0
+
+
+DONE = "done"
+
+
+async def manage(
+    store: Store,
+    owner: str,
+    session_id: uuid.UUID,
+    action: str,
+    *,
+    name: str | None = None,
+    keep: int | None = None,
+    by_user: bool,
+    current: uuid.UUID | None,
+) -> Managed:
+    """Applies one action to the session with its rules and event: one round trip
+    (`sql/manage_session.sql`)."""
+    (row,) = await store.call(
+        _MANAGE, owner, session_id, action, name, keep, by_user, current, uuid.uuid4()
+    )
+    if row["outcome"] != DONE:
+        return Managed(row["outcome"], None)
+    return Managed(DONE, _session_of(owner, row), row["messages_removed"], row["messages_copied"])
 
 
 def _session_of(owner: str, row: asyncpg.Record) -> Session:
@@ -132,30 +166,6 @@ def _mine(scope: Scope, session_id: uuid.UUID) -> sa.ColumnElement[bool]:
     return sa.and_(sessions.c.owner == scope.owner, sessions.c.id == session_id)
 
 
-async def insert(scope: Scope, new: NewSession, *, forked_from: uuid.UUID | None = None) -> Session:
-    now = sa.func.now()
-    row = (
-        await scope.connection.execute(
-            sa.insert(sessions)
-            .values(
-                owner=scope.owner,
-                id=uuid.uuid4(),
-                name=new.name,
-                model=new.model,
-                endpoint=new.endpoint,
-                system_prompt=new.system_prompt,
-                labels=new.labels,
-                forked_from=forked_from,
-                create_time=now,
-                update_time=now,
-                last_active_time=now,
-            )
-            .returning(*_COLUMNS)
-        )
-    ).one()
-    return _record(row)
-
-
 async def get(scope: Scope, session_id: uuid.UUID) -> Session:
     row = (
         await scope.connection.execute(sa.select(*_COLUMNS).where(_mine(scope, session_id)))
@@ -173,40 +183,6 @@ async def get_many(scope: Scope, session_ids: set[uuid.UUID]) -> dict[uuid.UUID,
         sa.select(*_COLUMNS).where(sessions.c.owner == scope.owner, sessions.c.id.in_(session_ids))
     )
     return {row.id: _record(row) for row in rows}
-
-
-async def lock(scope: Scope, session_id: uuid.UUID) -> tuple[Session, bool]:
-    """The session, locked until the scope ends, and whether a Send holds it."""
-    row = (
-        await scope.connection.execute(
-            sa.select(*_COLUMNS, BUSY.label("busy"))
-            .where(_mine(scope, session_id))
-            .with_for_update()
-        )
-    ).one_or_none()
-    if row is None:
-        raise SessionNotFound()
-    return _record(row), bool(row.busy)
-
-
-async def update(scope: Scope, session_id: uuid.UUID, **values: Any) -> Session:
-    """Sets columns of the session and its update_time; returns it as changed."""
-    row = (
-        await scope.connection.execute(
-            sa.update(sessions)
-            .where(_mine(scope, session_id))
-            .values(**values, update_time=sa.func.now())
-            .returning(*_COLUMNS)
-        )
-    ).one_or_none()
-    if row is None:
-        raise SessionNotFound()
-    return _record(row)
-
-
-async def delete(scope: Scope, session_id: uuid.UUID) -> None:
-    """Deletes the session; its messages and request ids go with it (cascade)."""
-    await scope.connection.execute(sa.delete(sessions).where(_mine(scope, session_id)))
 
 
 async def page(store: Store, owner: str, query: ListQuery, after: Cursor | None, size: int) -> Page:

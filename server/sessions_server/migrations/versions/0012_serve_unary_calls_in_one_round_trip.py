@@ -24,6 +24,7 @@ _CREATED = {
     "list_sessions": "list_sessions(text, text, boolean, text, timestamptz, uuid, integer)",
     "request_lock_key": "request_lock_key(text, text)",
     "create_session": "create_session(text, uuid, text, text, text, text, jsonb, text, text)",
+    "manage_session": "manage_session(text, uuid, text, text, integer, boolean, uuid, uuid)",
 }
 
 
