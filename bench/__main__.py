@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from bench import history, list_scale, send_stream, unary, watch_memory
+from bench import attach, history, list_scale, send_stream, unary, watch_memory
 from bench.common import Report
 
-BENCHES: list[ModuleType] = [send_stream, unary, list_scale, history, watch_memory]
+BENCHES: list[ModuleType] = [send_stream, unary, list_scale, history, watch_memory, attach]
 
 
 def _flag(name: str) -> str:
