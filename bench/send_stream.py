@@ -1,18 +1,21 @@
 """What Send's streaming costs: the fake model endpoint straight, against the same
 endpoint through the service, a bare grpc.aio relay and LiteLLM proxy, measured
-in one run.
+in one run; and what storing the reply as it streams costs the service.
 
     make bench            (or: python -m bench.send_stream [--profile])
 
 200-token replies at concurrency 1, 16 and 64, with 0 and 5 ms between tokens: time
 to first token (p50, p99) and tokens per second over all streams, medians of
 `ROUNDS` interleaved rounds. The service runs as its own process (uvloop) on a
-real PostgreSQL in a throwaway database. The relay (`bench/relay.py`) is the
-floor for relaying over Python gRPC; LiteLLM proxy (`bench/litellm_proxy.py`) is
-the generic gateway, streamed through with the OpenAI protocol exactly as the
-endpoint is straight. `--profile` also samples the service with py-spy during the
-runs at the highest concurrency (every round, both delays) and prints its top
-costs.
+real PostgreSQL in a throwaway database, twice over: with the default
+`SESSIONS_REPLY_FLUSH_MS` (the reply appended to the store as it streams) and
+with 0 (stored once, at its end), side by side in the same rounds, so that the
+cost of the flushes shows as service ÷ flush-0 service. The relay
+(`bench/relay.py`) is the floor for relaying over Python gRPC; LiteLLM proxy
+(`bench/litellm_proxy.py`) is the generic gateway, streamed through with the
+OpenAI protocol exactly as the endpoint is straight. `--profile` also samples the
+service (the default one) with py-spy during the runs at the highest concurrency
+(every round, both delays) and prints its top costs.
 """
 
 import argparse
@@ -34,6 +37,7 @@ import aiohttp
 import grpc
 import uvloop
 from sessions_client import pb
+from sessions_server.config import Settings
 
 from bench.common import (
     RESULTS,
@@ -63,12 +67,20 @@ DELAYS = (0.0, 0.005)
 MODEL = "bench-model"
 PROFILE = RESULTS / "profile.txt"
 LITELLM_ROUNDS = 1
-MIN_REQUESTS = 12
-"""Streams per figure at least: one stream at a time still gives a median of 12."""
 """LiteLLM streams ~10x slower than the rest: one round keeps the bench short, and
 its ratios are far from any target's edge."""
+MIN_REQUESTS = 12
+"""Streams per figure at least: one stream at a time still gives a median of 12."""
+FLUSH_0_LIMIT = 0.05
+"""The service with its flushes is within this fraction of the flush-0 service."""
 
-DIRECT, SERVICE, RELAY, LITELLM = ("direct", "service", "bare relay", "LiteLLM")
+DIRECT, SERVICE, FLUSH_0, RELAY, LITELLM = (
+    "direct",
+    "service",
+    "flush-0 service",
+    "bare relay",
+    "LiteLLM",
+)
 
 
 @dataclass(frozen=True)
@@ -262,11 +274,14 @@ def top_costs(path: Path, count: int = 20) -> list[str]:
 Results = dict[tuple[float, int], dict[str, Figures | str]]
 
 
-async def measure_all(upstream: str, server: ServerProcess, profile: bool) -> Results:
+async def measure_all(
+    upstream: str, server: ServerProcess, flush_0: ServerProcess, profile: bool
+) -> Results:
     results: Results = {}
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
         grpc.aio.insecure_channel(server.address) as service,
+        grpc.aio.insecure_channel(flush_0.address) as unflushed,
         relay_process(upstream) as relay,
         grpc.aio.insecure_channel(relay.address) as r,
         litellm_proxy(upstream) as proxy,
@@ -274,6 +289,7 @@ async def measure_all(upstream: str, server: ServerProcess, profile: bool) -> Re
         columns: dict[str, Column] = {
             DIRECT: direct(http, upstream),
             SERVICE: through(SessionStub(service)),
+            FLUSH_0: through(SessionStub(unflushed)),
             RELAY: relayed(SessionStub(r)),
         }
         if not isinstance(proxy, Unavailable):
@@ -288,10 +304,10 @@ async def measure_all(upstream: str, server: ServerProcess, profile: bool) -> Re
                 requests = max(MIN_REQUESTS, concurrency)
                 rounds: dict[str, list[Figures]] = {name: [] for name in columns}
                 for round_ in range(ROUNDS):
-                    for name, prepare in columns.items():
+                    for name in _order(columns, round_):
                         if name == LITELLM and round_ >= LITELLM_ROUNDS:
                             continue
-                        stream = await prepare(script, requests)
+                        stream = await columns[name](script, requests)
                         busiest = concurrency == max(CONCURRENCY)
                         sampled = profile and name == SERVICE and busiest
                         with profiled(server.process.pid, sampled):
@@ -306,13 +322,23 @@ async def measure_all(upstream: str, server: ServerProcess, profile: bool) -> Re
     return results
 
 
+def _order(columns: dict[str, Column], round_: int) -> list[str]:
+    """The columns in the order of round `round_`: the two services swap places every
+    other round, so that neither always runs right after the other."""
+    names = list(columns)
+    if round_ % 2:
+        first, second = names.index(SERVICE), names.index(FLUSH_0)
+        names[first], names[second] = names[second], names[first]
+    return names
+
+
 def _figure(row: dict[str, Figures | str], column: str, what: str) -> float | None:
     figures = row.get(column)
     return getattr(figures, what) if isinstance(figures, Figures) else None
 
 
-def table(results: Results) -> Table:
-    order = [DIRECT, SERVICE, RELAY, LITELLM]
+def table(results: Results, flush_ms: int) -> Table:
+    order = [DIRECT, SERVICE, FLUSH_0, RELAY, LITELLM]
     table = Table(
         f"Streaming Send: {TOKENS}-token replies, medians of {ROUNDS} rounds",
         [
@@ -323,6 +349,7 @@ def table(results: Results) -> Table:
             "service ÷ direct",
             "service ÷ relay",
             "service ÷ LiteLLM",
+            "service ÷ flush-0",
         ],
     )
     figures = {
@@ -342,6 +369,7 @@ def table(results: Results) -> Table:
                 Ratio(ratio(service, _figure(row, DIRECT, what))),
                 Ratio(ratio(service, _figure(row, RELAY, what))),
                 Ratio(ratio(service, _figure(row, LITELLM, what))),
+                Ratio(ratio(service, _figure(row, FLUSH_0, what))),
             )
     slowest, busiest = max(DELAYS), max(CONCURRENCY)
 
@@ -391,6 +419,25 @@ def table(results: Results) -> Table:
             1.0,
         )
     )
+    for delay in DELAYS:
+        shown = f"{delay * 1000:.0f} ms/token" if delay else "no delay"
+        table.targets.append(
+            Target(
+                f"first token p50, {shown}, 1 stream: service ÷ flush-0 service",
+                ratio(of(delay, 1, SERVICE, p50), of(delay, 1, FLUSH_0, p50)),
+                1 + FLUSH_0_LIMIT,
+            )
+        )
+        table.targets += [
+            Target(
+                f"tokens/s, {shown}, {concurrency} stream{'s' * (concurrency > 1)}: "
+                "service ÷ flush-0 service",
+                ratio(of(delay, concurrency, SERVICE, rate), of(delay, concurrency, FLUSH_0, rate)),
+                1 - FLUSH_0_LIMIT,
+                at_most=False,
+            )
+            for concurrency in CONCURRENCY
+        ]
     for row in results.values():
         if isinstance(reason := row.get(LITELLM), str):
             table.notes.append(f"LiteLLM not measured: {reason}")
@@ -398,6 +445,12 @@ def table(results: Results) -> Table:
     table.notes.append(
         f"LiteLLM: {LITELLM_ROUNDS} round (it streams ~10x slower than the rest); "
         f"requests per figure: max({MIN_REQUESTS}, streams), streams at a time"
+    )
+    table.notes.append(
+        f"service: SESSIONS_REPLY_FLUSH_MS={flush_ms} (the reply appended as it streams); "
+        "flush-0 service: SESSIONS_REPLY_FLUSH_MS=0 (stored at its end only), a second "
+        "server process on the same database, measured next to it in every round (the two "
+        "swap places every other round)"
     )
     table.notes.append(
         "tokens/s: over all streams together; the load generator, the service, the relay, "
@@ -410,8 +463,12 @@ async def _measure(url: str, profile: bool) -> Results:
     with fake_upstream() as upstream, tempfile.TemporaryDirectory() as folder:
         registry = Path(folder) / "endpoints.toml"
         registry.write_text(f'[endpoints.bench]\nurl = "{upstream}"\nmodels = ["{MODEL}"]\n')
-        async with server_process(url, {"SESSIONS_ENDPOINTS_FILE": str(registry)}) as server:
-            return await measure_all(upstream, server, profile)
+        env = {"SESSIONS_ENDPOINTS_FILE": str(registry)}
+        async with (
+            server_process(url, env) as server,
+            server_process(url, {**env, "SESSIONS_REPLY_FLUSH_MS": "0"}) as flush_0,
+        ):
+            return await measure_all(upstream, server, flush_0, profile)
 
 
 def run_bench(report: Report, profile: bool = False) -> None:
@@ -420,7 +477,7 @@ def run_bench(report: Report, profile: bool = False) -> None:
         PROFILE.write_text("")
     with bench_database() as url:
         results = uvloop.run(_measure(url, profile))
-    streaming = table(results)
+    streaming = table(results, Settings().reply_flush_ms)
     if profile:
         streaming.notes.append(f"py-spy, service at {max(CONCURRENCY)} streams: top costs")
         streaming.notes += top_costs(PROFILE)
