@@ -143,17 +143,24 @@ async def progress(
 async def _pieces_after(
     scope: Scope, session_id: uuid.UUID, seq: int, offset: int
 ) -> list[tuple[int, str]]:
+    piece = sa.and_(
+        reply_chunks.c.owner == scope.owner,
+        reply_chunks.c.session_id == session_id,
+        reply_chunks.c.seq == seq,
+    )
+    # From the piece holding `offset` on: a range of the primary key, so a wake of
+    # an attacher reads only what is new, however long the reply has grown.
+    holding = (
+        sa.select(sa.func.max(reply_chunks.c.start_offset))
+        .where(piece, reply_chunks.c.start_offset <= offset)
+        .scalar_subquery()
+    )
     rows = await scope.connection.execute(
         sa.select(reply_chunks.c.start_offset, reply_chunks.c.content)
-        .where(
-            reply_chunks.c.owner == scope.owner,
-            reply_chunks.c.session_id == session_id,
-            reply_chunks.c.seq == seq,
-            reply_chunks.c.start_offset + sa.func.char_length(reply_chunks.c.content) > offset,
-        )
+        .where(piece, reply_chunks.c.start_offset >= sa.func.coalesce(holding, 0))
         .order_by(reply_chunks.c.start_offset)
     )
-    return [(start, text) for start, text in rows]
+    return [(start, text) for start, text in rows if start + len(text) > offset]
 
 
 async def listen(scope: Scope, session_id: uuid.UUID, seq: int, seconds: float) -> None:
