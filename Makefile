@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TS := clients/typescript
 TS_DEPS := $(TS)/node_modules/.installed
 
-.PHONY: run migrate test pytest lint proto check-generated bench clean \
+.PHONY: run migrate test pytest lint proto check-generated bench faults soak clean \
 	test-polyglot breaking proto-ts check-generated-ts test-typescript \
 	go-toolchain proto-go check-generated-go test-go
 
@@ -84,6 +84,13 @@ test-go: $(STAMP) check-generated-go
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The service through faults, on a PostgreSQL cluster of their own (see README).
+faults: $(STAMP)
+	$(BIN)/python -m faults
+
+soak: $(STAMP)
+	$(BIN)/python -m faults.soak
 
 clean:
 	rm -rf $(VENV) node_modules $(TS)/node_modules $(TS)/dist
