@@ -12,3 +12,8 @@ Both start everything they touch themselves (a throwaway cluster from the
 `pgserver` package's binaries, the fake model endpoint, `sessions-server serve`
 processes) and stop it all at the end; never the machine's PostgreSQL.
 """
+
+import warnings
+
+# pgserver asks platformdirs for a runtime folder on import; unset on CI and harmless.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", module="platformdirs")

@@ -11,7 +11,6 @@ check of any case fails.
 import argparse
 import sys
 import time
-import warnings
 
 import uvloop
 
@@ -129,6 +128,5 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=1, help="run each case this many times")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", module="platformdirs")
     names = [name for name in args.only or list(CASES) for _ in range(args.repeat)]
     sys.exit(uvloop.run(main(names, args.keep_logs)))

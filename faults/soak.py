@@ -30,7 +30,6 @@ import os
 import random
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import uvloop
@@ -291,6 +290,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m faults.soak", description=__doc__)
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", module="platformdirs")
     duration = float(os.environ.get("SOAK_SECONDS", DEFAULT_SECONDS))
     sys.exit(uvloop.run(soak(duration, args.keep_logs)))

@@ -166,11 +166,16 @@ def _endpoints(path: Path, upstream_url: str) -> Path:
 
 
 @asynccontextmanager
-async def _fake_upstream() -> AsyncIterator[str]:
-    """The fake model endpoint in its own process; yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fake_upstream"], cwd=ROOT, stdout=subprocess.PIPE
-    )
+async def _fake_upstream(log: Path) -> AsyncIterator[str]:
+    """The fake model endpoint in its own process, its errors (a client hung up
+    mid-reply) in `log`; yields its base URL."""
+    with log.open("wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fake_upstream"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
@@ -195,7 +200,9 @@ async def stack(
             cluster = exits.enter_context(throwaway_cluster())
             exits.callback(lambda: (log_dir / "postgresql.log").write_text(cluster.log()))
             await asyncio.to_thread(database.migrate, cluster.url)
-            upstream_url = await exits.enter_async_context(_fake_upstream())
+            upstream_url = await exits.enter_async_context(
+                _fake_upstream(log_dir / "fake-upstream.log")
+            )
             endpoints = _endpoints(log_dir / "endpoints.toml", upstream_url)
             settings = {**SETTINGS, "SESSIONS_ENDPOINTS_FILE": str(endpoints), **(env or {})}
             built = Stack(cluster, upstream_url, log_dir, settings, keep_logs=True)
