@@ -83,8 +83,10 @@ class AttachOperations:
                 raise ReplyNotFound()
             return generation.stored, generation.stored.status is MessageStatus.INCOMPLETE
         with self._generations.waiting(key) as wake:
+            # Listening is committed first, on its own: it takes the reply's lock
+            # before the session row, the order a flush takes them in reverse.
+            await self._listen(key)
             async with self._store.scope(principal.owner) as scope:
-                await replies.listen(scope, sid, key[2], LISTEN_SECONDS)
                 await replies.cancel(scope, sid, key[2])
             async for stands in self._changes(key, wake, None):
                 if not replies.in_progress(stands.reply):

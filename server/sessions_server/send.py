@@ -452,6 +452,9 @@ class SendOperations:
                 usage,
                 opened.request_id,
             )
+        except DatabaseUnavailable as unavailable:
+            log.warning("session %s: storing the reply failed (%s)", sid, unavailable)
+            raise
         except Exception:
             log.exception("session %s: storing the reply failed", sid)
             raise
