@@ -1,17 +1,14 @@
-"""Database failures of other classes, through the real server: a deadlock is
-tried once more (one statement, rolled back whole); a backend terminated under the
-server is UNAVAILABLE once and then replaced."""
+"""A deadlock, through the real server: the stored function's call is tried once
+more (one statement, rolled back whole)."""
 
 import asyncio
 import uuid
 
 import asyncpg
-import grpc
 from sessions_client import pb
 
 from tests.conftest import Owner, Stub
 from tests.support.fake_upstream import FakeUpstream, Script
-from tests.support.rpc import reason, retried
 from tests.support.sending import new_session, send
 
 
@@ -49,28 +46,3 @@ async def _deadlocks(admin: asyncpg.Connection) -> int:
         "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
     )
     return count
-
-
-async def test_terminated_backends_are_unavailable_once_and_replaced(
-    stub: Stub, owner: Owner, admin: asyncpg.Connection, fake_upstream: FakeUpstream
-) -> None:
-    session = await new_session(stub, owner)
-    await admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND application_name = 'sessions-server'"
-    )
-    unavailable = (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE")
-    outcomes: list[object] = []
-    for _ in range(10):
-        try:
-            await send(stub, owner, session.id, Script(tokens=1).say())
-            outcomes.append("sent")
-        except grpc.aio.AioRpcError as error:
-            outcomes.append(reason(error))
-
-    assert set(outcomes) <= {"sent", unavailable}
-    assert outcomes[-1] == "sent"
-    got = await retried(
-        lambda: stub.Get(pb.GetRequest(session_id=session.id), metadata=owner.md), unavailable
-    )
-    assert got.session.message_count == 2 * outcomes.count("sent")

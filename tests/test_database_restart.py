@@ -141,3 +141,30 @@ async def _until_it_refuses(cluster: Cluster) -> None:
         await connection.close()
         raise AssertionError("the database accepts connections")
     raise AssertionError("the database did not come up")
+
+
+async def test_terminated_backends_are_unavailable_once_and_replaced(
+    served: Stub, cluster: Cluster, owner: Owner
+) -> None:
+    created = await served.Create(pb.CreateRequest(name="chat", model="m"), metadata=owner.md)
+    session_id = created.session.id
+    admin = await asyncpg.connect(asyncpg_url(cluster.url))
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'sessions-server'"
+        )
+    finally:
+        await admin.close()
+    outcomes: list[object] = []
+    for attempt in range(10):
+        try:
+            await _send(served, owner, session_id, f"after the kill {attempt}")()
+            outcomes.append("sent")
+        except grpc.aio.AioRpcError as error:
+            outcomes.append(reason(error))
+
+    assert set(outcomes) <= {"sent", UNAVAILABLE}
+    assert outcomes[-1] == "sent"
+    got = await retried(_get(served, owner, session_id), UNAVAILABLE)
+    assert got.session.message_count == 2 * outcomes.count("sent")
