@@ -8,10 +8,18 @@ import grpc
 from sessions_client import pb
 
 from tests.conftest import Owner, Stub
-from tests.support.attaching import detached, until_error
+from tests.support.attaching import detached
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.rpc import reason
-from tests.support.sending import ended, eventually, messages, new_session, read, send
+from tests.support.sending import (
+    ended,
+    eventually,
+    messages,
+    new_session,
+    read,
+    send,
+    until_error,
+)
 
 
 async def test_a_detached_reply_whose_caller_left_is_stored_complete(

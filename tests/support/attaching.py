@@ -31,19 +31,6 @@ async def attach_error(
     raise AssertionError("the Attach ended OK")
 
 
-async def until_error(
-    call: "grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]",
-) -> tuple[list[pb.SendResponse], grpc.aio.AioRpcError]:
-    """The responses of a call that must end in an error, and the error."""
-    responses: list[pb.SendResponse] = []
-    try:
-        async for response in call:
-            responses.append(response)
-    except grpc.aio.AioRpcError as error:
-        return responses, error
-    raise AssertionError(f"the call ended OK after {len(responses)} responses")
-
-
 async def streaming(
     stub: "Stub", owner: "Owner", request: pb.SendRequest, deltas: int
 ) -> tuple["grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]", pb.SendResponse]:

@@ -54,18 +54,25 @@ async def send_until_error(
     grpc_timeout: float | None = None,
 ) -> tuple[list[pb.SendResponse], grpc.aio.AioRpcError]:
     """The responses of one Send that must end in an error, and the error."""
-    responses: list[pb.SendResponse] = []
     call = stub.Send(
         pb.SendRequest(session_id=session_id, content=content, request_id=request_id),
         metadata=owner.md,
         timeout=grpc_timeout,
     )
+    return await until_error(call)
+
+
+async def until_error(
+    call: "grpc.aio.UnaryStreamCall[pb.SendRequest, pb.SendResponse]",
+) -> tuple[list[pb.SendResponse], grpc.aio.AioRpcError]:
+    """The responses of a call that must end in an error, and the error."""
+    responses: list[pb.SendResponse] = []
     try:
         async for response in call:
             responses.append(response)
     except grpc.aio.AioRpcError as error:
         return responses, error
-    raise AssertionError(f"the Send ended OK after {len(responses)} responses")
+    raise AssertionError(f"the call ended OK after {len(responses)} responses")
 
 
 def kinds(responses: Sequence[pb.SendResponse]) -> list[str]:
