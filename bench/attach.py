@@ -39,6 +39,7 @@ import asyncpg
 import grpc
 import uvloop
 from sessions_client import pb
+from sessions_server.store.leases import Hold
 
 from bench.common import (
     ROUNDS,
@@ -378,7 +379,7 @@ async def _append_times(connection: asyncpg.Connection) -> list[float]:
         began = time.perf_counter()
         outcome = await connection.fetchval(_APPEND, owner, session_id, token, seq, start, piece)
         times.append(time.perf_counter() - began)
-        if outcome != "appended":
+        if outcome != Hold.HELD:
             raise RuntimeError(f"append_reply: {outcome} at piece {index}")
         start += len(piece)
     return times

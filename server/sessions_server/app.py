@@ -147,7 +147,7 @@ async def build_server(settings: Settings, database_url: str) -> App:
         SessionOperations(store, registry),
         ManageOperations(store),
         sends,
-        AttachOperations(store, generations, settings.lease_seconds),
+        AttachOperations(store, generations),
         WatchOperations(store, events),
         registry,
     )

@@ -35,10 +35,9 @@ RECHECK_SECONDS = 2.0
 
 
 class AttachOperations:
-    def __init__(self, store: Store, generations: Generations, lease_seconds: float) -> None:
+    def __init__(self, store: Store, generations: Generations) -> None:
         self._store = store
         self._generations = generations
-        self._lease_seconds = lease_seconds
 
     async def attach(
         self, principal: Principal, session_id: str, reply_seq: int, after_offset: int

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from sessions_server.generation import Generation, StopReason
-from sessions_server.store.replies import Appended
+from sessions_server.store.leases import Hold
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[int, str], Awaitable[Appended]]
+Write = Callable[[int, str], Awaitable[Hold]]
 """Stores text starting at a code point offset."""
 
 
@@ -63,7 +63,7 @@ class Flusher:
             log.warning("storing a reply's text failed (%s)", error)
         else:
             self._index, self._offset = index, self._offset + len(text)
-            if outcome is Appended.CANCELLED:
+            if outcome is Hold.CANCELLED:
                 self._generation.stop(StopReason.CANCELLED)
         finally:
             self._last = asyncio.get_running_loop().time()

@@ -51,8 +51,7 @@ class Piece:
 
 
 class Generation:
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
+    def __init__(self) -> None:
         self.length = 0
         self.stop_reason: StopReason | None = None
         self.stored: Message | None = None

@@ -189,8 +189,7 @@ class SendOperations:
             for event in replayed(opened.session_name, opened.user_message, opened.reply):
                 yield event
             return
-        generation = Generation(opened.reply.seq)
-        self._generate(opened, generation, None if given.detach else deadline, given.detach)
+        generation = self._generate(opened, None if given.detach else deadline, given.detach)
         try:
             yield Started(opened.user_message, opened.session_name, opened.reply.seq)
             async for piece in generation.follow(0):
@@ -228,7 +227,7 @@ class SendOperations:
             if not isinstance(opened, _Opened):
                 return
             if detach:
-                self._generate(opened, Generation(opened.reply.seq), None, detach)
+                self._generate(opened, None, detach)
             else:
                 await self._close(opened, "", None, None)
         except Exception:
@@ -332,11 +331,10 @@ class SendOperations:
         )
         return claim, await _message_at(scope, session_id, user_seq)
 
-    def _generate(
-        self, opened: _Opened, generation: Generation, deadline: float | None, detach: bool
-    ) -> None:
+    def _generate(self, opened: _Opened, deadline: float | None, detach: bool) -> Generation:
         """Starts the task that generates the reply, registered for Attach and
-        Cancel on this replica while it runs."""
+        Cancel on this replica while it runs; returns the reply to follow."""
+        generation = Generation()
         key = (opened.owner, opened.session_id, opened.reply.seq)
 
         async def generate() -> None:
@@ -346,6 +344,7 @@ class SendOperations:
         task = self._spawn(generate())
         self._generating.add(task)
         task.add_done_callback(self._generating.discard)
+        return generation
 
     async def _relay(
         self, opened: _Opened, generation: Generation, deadline: float | None, detach: bool
@@ -479,9 +478,9 @@ class SendOperations:
             except Exception:
                 log.warning("session %s: renewing the lease failed", opened.session_id)
                 continue
-            if renewal is leases.Renewal.CANCELLED:
+            if renewal is leases.Hold.CANCELLED:
                 generation.stop(StopReason.CANCELLED)
-            if renewal is leases.Renewal.LOST:
+            if renewal is leases.Hold.LOST:
                 log.warning("session %s: lease lost while streaming", opened.session_id)
                 return
 

@@ -112,15 +112,17 @@ async def claim(
     return Claim(*claimed)
 
 
-class Renewal(enum.Enum):
-    RENEWED = "renewed"
+class Hold(enum.StrEnum):
+    """How a Send's hold stands after a write under its lease (a renewal, a flush)."""
+
+    HELD = "held"
     CANCELLED = "cancelled"
-    """Renewed, and a Cancel asks the reply to stop."""
+    """Held, and a Cancel asks the reply to stop."""
     LOST = "lost"
-    """The lease is no longer ours."""
+    """The lease is no longer the Send's: nothing was written."""
 
 
-async def renew(scope: Scope, session_id: uuid.UUID, token: uuid.UUID, seconds: float) -> Renewal:
+async def renew(scope: Scope, session_id: uuid.UUID, token: uuid.UUID, seconds: float) -> Hold:
     """Pushes the lease's expiry forward."""
     cancelled = (
         await scope.connection.execute(
@@ -131,5 +133,5 @@ async def renew(scope: Scope, session_id: uuid.UUID, token: uuid.UUID, seconds: 
         )
     ).scalar_one_or_none()
     if cancelled is None:
-        return Renewal.LOST
-    return Renewal.CANCELLED if cancelled else Renewal.RENEWED
+        return Hold.LOST
+    return Hold.CANCELLED if cancelled else Hold.HELD

@@ -10,11 +10,11 @@ are in `sql/`: `append_reply`, `settle_reply`, `listen_reply`, `cancel_reply`.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import sqlalchemy as sa
 
 from sessions_server.models import Message, MessageStatus, Role
+from sessions_server.store.leases import Hold
 from sessions_server.store.messages import message_columns, to_message
 from sessions_server.store.scope import Scope, Store
 from sessions_server.store.tables import messages, reply_chunks
@@ -29,16 +29,6 @@ REPLY_LOCK_SPACE = 24150
 _APPEND = "SELECT append_reply($1, $2, $3, $4, $5, $6)"
 
 
-class Appended(StrEnum):
-    """What became of a flush."""
-
-    APPENDED = "appended"
-    CANCELLED = "cancelled"
-    """Appended, and a Cancel asks the reply to stop."""
-    LOST = "lost"
-    """The lease is no longer the Send's: nothing was stored."""
-
-
 async def append(
     store: Store,
     owner: str,
@@ -47,10 +37,11 @@ async def append(
     seq: int,
     start: int,
     text: str,
-) -> Appended:
-    """Stores the piece of reply `seq` that starts at code point `start`."""
+) -> Hold:
+    """Stores the piece of reply `seq` that starts at code point `start` (nothing
+    when the lease is lost)."""
     ((outcome,),) = await store.call(_APPEND, owner, session_id, token, seq, start, text)
-    return Appended(outcome)
+    return Hold(outcome)
 
 
 @dataclass(frozen=True)

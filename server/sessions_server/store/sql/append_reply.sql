@@ -3,8 +3,9 @@
 -- long the reply has grown. The session row is share-locked so that a settle or
 -- close cannot pass between the check and the insert.
 --
--- outcome: 'appended'; 'cancelled' (appended, and a Cancel asks the reply to
--- stop); 'lost' (the lease is no longer `p_token`'s: nothing stored).
+-- outcome (`leases.Hold`): 'held' (appended); 'cancelled' (appended, and a Cancel
+-- asks the reply to stop); 'lost' (the lease is no longer `p_token`'s: nothing
+-- stored).
 CREATE FUNCTION append_reply(
     p_owner text, p_session_id uuid, p_token uuid, p_seq bigint, p_start bigint,
     p_content text
@@ -23,6 +24,6 @@ BEGIN
     INSERT INTO reply_chunks (owner, session_id, seq, start_offset, content)
     VALUES (p_owner, p_session_id, p_seq, p_start, p_content);
     PERFORM notify_reply(p_owner, p_session_id, p_seq, 'text');
-    RETURN CASE WHEN cancelled THEN 'cancelled' ELSE 'appended' END;
+    RETURN CASE WHEN cancelled THEN 'cancelled' ELSE 'held' END;
 END
 $$
